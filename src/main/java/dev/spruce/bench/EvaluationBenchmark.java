@@ -1,10 +1,10 @@
 package dev.spruce.bench;
 
-import dev.spruce.eval.DistributedEvaluation;
-import dev.spruce.eval.LoglikelihoodRequest;
-import dev.spruce.eval.PerplexityProtocol;
-import dev.spruce.eval.PerplexityWindow;
-import dev.spruce.eval.TextTable;
+import dev.spruce.eval.scoring.DistributedEvaluation;
+import dev.spruce.eval.tasks.LoglikelihoodRequest;
+import dev.spruce.eval.tasks.PerplexityProtocol;
+import dev.spruce.eval.tasks.PerplexityWindow;
+import dev.spruce.report.TextTable;
 import dev.spruce.spark.ModelRef;
 import java.util.ArrayList;
 import java.util.Arrays;

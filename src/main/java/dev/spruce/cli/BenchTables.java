@@ -1,6 +1,6 @@
 package dev.spruce.cli;
 
-import dev.spruce.eval.TextTable;
+import dev.spruce.report.TextTable;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;

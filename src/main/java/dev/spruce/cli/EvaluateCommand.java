@@ -1,10 +1,10 @@
 package dev.spruce.cli;
 
-import dev.spruce.eval.EvalReport;
 import dev.spruce.eval.EvaluateSettings;
 import dev.spruce.eval.Evaluation;
 import dev.spruce.eval.NamedModel;
-import dev.spruce.eval.SkippedRecord;
+import dev.spruce.eval.report.EvalReport;
+import dev.spruce.eval.tasks.SkippedRecord;
 import dev.spruce.io.Fs;
 import dev.spruce.spark.SparkSessions;
 import java.io.PrintWriter;

@@ -1,9 +1,9 @@
 package dev.spruce.cli;
 
-import dev.spruce.eval.EvalReport;
 import dev.spruce.eval.EvaluateSettings;
 import dev.spruce.eval.Evaluation;
 import dev.spruce.eval.NamedModel;
+import dev.spruce.eval.report.EvalReport;
 import dev.spruce.io.Fs;
 import dev.spruce.pipeline.PruneJob;
 import dev.spruce.pipeline.RecoverJob;
@@ -37,7 +37,7 @@ public final class PipelineCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         JobConfig c = job.load();
-        PruneJob.Outcome pruned = PruneJob.run(PruneJob.settings(c), job.resume);
+        PruneJob.Outcome pruned = PruneJob.run(PruneConfig.read(c), job.resume);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
                 c.flag("spark.ui"), c.map("spark.conf"));
         RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")));

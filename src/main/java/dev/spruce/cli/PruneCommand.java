@@ -20,7 +20,7 @@ public final class PruneCommand implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        PruneJob.Outcome out = PruneJob.run(PruneJob.settings(job.load()), job.resume);
+        PruneJob.Outcome out = PruneJob.run(PruneConfig.read(job.load()), job.resume);
         PrintWriter w = spec.commandLine().getOut();
         w.printf("model=%s%n", out.modelDir());
         w.printf("params_before=%d%n", out.plan().paramsBefore());

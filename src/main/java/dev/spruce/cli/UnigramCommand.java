@@ -1,11 +1,11 @@
 package dev.spruce.cli;
 
 import dev.spruce.data.TextSource;
-import dev.spruce.eval.PerplexityProtocol;
-import dev.spruce.eval.PerplexityResult;
-import dev.spruce.eval.PerplexityWindow;
-import dev.spruce.eval.TextRecords;
-import dev.spruce.eval.UnigramBaseline;
+import dev.spruce.eval.scoring.PerplexityResult;
+import dev.spruce.eval.scoring.UnigramBaseline;
+import dev.spruce.eval.tasks.PerplexityProtocol;
+import dev.spruce.eval.tasks.PerplexityWindow;
+import dev.spruce.eval.tasks.TextRecords;
 import dev.spruce.io.Fs;
 import dev.spruce.spark.SparkSessions;
 import dev.spruce.tokenize.HfTokenizer;

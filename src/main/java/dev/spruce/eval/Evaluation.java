@@ -2,6 +2,17 @@ package dev.spruce.eval;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import dev.spruce.eval.scoring.DistributedEvaluation;
+import dev.spruce.eval.scoring.McScorer;
+import dev.spruce.eval.scoring.ModelResult;
+import dev.spruce.eval.scoring.PerplexityResult;
+import dev.spruce.eval.scoring.TaskMetrics;
+import dev.spruce.eval.tasks.LoglikelihoodRequest;
+import dev.spruce.eval.tasks.McDoc;
+import dev.spruce.eval.tasks.McLoadResult;
+import dev.spruce.eval.tasks.McRequestBuilder;
+import dev.spruce.eval.tasks.PerplexityWindow;
+import dev.spruce.eval.tasks.SkippedRecord;
 import dev.spruce.io.Fs;
 import dev.spruce.model.Generator;
 import dev.spruce.model.LlamaConfig;

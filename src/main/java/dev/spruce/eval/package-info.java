@@ -1,5 +1,6 @@
 /**
- * Model-independent evaluation: the perplexity and zero-shot multiple-choice protocols of LLM-Pruner's
- * evaluation (lm-evaluation-harness v0.3 prompts and scoring), their data loaders, and reports with charts.
+ * The evaluation stage: settings, and {@link dev.spruce.eval.Evaluation}, which loads tasks
+ * ({@code eval.tasks}), scores them ({@code eval.scoring}) for each named model and returns the results that
+ * {@code eval.report} writes.
  */
 package dev.spruce.eval;

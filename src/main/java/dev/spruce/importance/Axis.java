@@ -2,7 +2,7 @@ package dev.spruce.importance;
 
 /**
  * Which channels of a weight tensor {@code W[rows][cols]} (PyTorch {@code W[out][in]}, row-major) a member
- * vector scores (reference spec §2.4).
+ * vector scores (llm-pruner.md §2.4).
  */
 public enum Axis {
     /** One value per output row, reduced over the input axis: q/k/v/gate/up in head and MLP groups. */

@@ -5,7 +5,7 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * LLM-Pruner's importance criteria (reference spec §2.4), named as the reference's {@code --pruner_type} /
+ * LLM-Pruner's importance criteria (llm-pruner.md §2.4), named as the reference's {@code --pruner_type} /
  * {@code --taylor} values. The Taylor criteria need per-sample gradients from the calibration set (§2.2,
  * §2.3); the magnitude criteria and {@code random} need only the weights.
  */

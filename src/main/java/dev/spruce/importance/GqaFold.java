@@ -2,7 +2,7 @@ package dev.spruce.importance;
 
 /**
  * How the q/o member vectors (one value per query channel, {@code heads·head_dim}) are folded onto the
- * {@code kv_heads·head_dim} channels of a GQA kv group (reference spec §1.8, §2.5 step 2). Irrelevant for MHA,
+ * {@code kv_heads·head_dim} channels of a GQA kv group (llm-pruner.md §1.8, §2.5 step 2). Irrelevant for MHA,
  * where the lengths are equal.
  */
 public enum GqaFold {

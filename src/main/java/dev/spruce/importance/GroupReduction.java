@@ -5,7 +5,7 @@ import java.util.Locale;
 import java.util.stream.Collectors;
 
 /**
- * How the aligned member vectors of a group combine, element-wise, into one vector (reference spec §2.5,
+ * How the aligned member vectors of a group combine, element-wise, into one vector (llm-pruner.md §2.5,
  * {@code --grouping_strategy}). The reference's {@code second} (second member in traversal order) is left out on
  * purpose: that order is an artefact of its graph walk.
  */

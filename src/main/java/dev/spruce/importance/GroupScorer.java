@@ -2,7 +2,6 @@ package dev.spruce.importance;
 
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.TensorNames;
-import dev.spruce.prune.LayerRange;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -11,7 +10,7 @@ import java.util.Set;
 import java.util.SplittableRandom;
 
 /**
- * Turns member vectors into one score per prunable unit of a LLaMA model (reference spec §1.2, §1.3, §1.8, §2.5).
+ * Turns member vectors into one score per prunable unit of a LLaMA model (llm-pruner.md §1.2, §1.3, §1.8, §2.5).
  *
  * <p>Groups and their members, root first:
  * <ul>
@@ -32,7 +31,7 @@ import java.util.SplittableRandom;
  * since the root q (MHA) or k (GQA) has that many rows; the intermediate size for MLP; the hidden size for hidden
  * channels) and then aggregates heads as above. Here the draws come from a {@link SplittableRandom} seeded from the
  * settings' seed and the group (attention or MLP of layer l, or hidden), so a layer's draws do not depend on which
- * other layers are scored. Torch's stream is not reproduced (spec §8: compare random runs statistically).
+ * other layers are scored. Torch's stream is not reproduced (llm-pruner.md §8: compare random runs statistically).
  *
  * <p>A layer outside the configured ranges gets a null row; a layer in range with zero heads (or zero MLP channels)
  * gets an empty row.

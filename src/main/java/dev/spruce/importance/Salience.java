@@ -3,7 +3,7 @@ package dev.spruce.importance;
 import java.util.function.DoubleUnaryOperator;
 
 /**
- * Element salience and member vectors of LLM-Pruner (reference spec §2.2-§2.4), split into a part that sums
+ * Element salience and member vectors of LLM-Pruner (llm-pruner.md §2.2-§2.4), split into a part that sums
  * exactly over any split of the calibration samples and a part applied once, after the sum.
  *
  * <p>Sample n has gradient gₙ of its own mean loss. The reference uses g = (1/N)·Σₙ gₙ (§2.2 item 6) and the Fisher

@@ -1,6 +1,6 @@
 package dev.spruce.importance;
 
-import dev.spruce.prune.LayerRange;
+import dev.spruce.scope.LayerRange;
 import java.io.Serializable;
 import java.util.Objects;
 
@@ -8,7 +8,7 @@ import java.util.Objects;
  * What {@link GroupScorer} scores and how.
  *
  * @param criterion       the importance criterion
- * @param reduction       how member vectors combine (§2.5); the criterion's default is the reference's
+ * @param reduction       how member vectors combine (llm-pruner.md §2.5); the criterion's default is the reference's
  * @param gqaFold         how q/o channels fold onto kv groups (§1.8); ignored for MHA layers
  * @param seed            seeds {@code random} importance; ignored by the other criteria
  * @param attentionLayers layers whose attention kv groups are scored (reference {@code block_attention_layer_*})

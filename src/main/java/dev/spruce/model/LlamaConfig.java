@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spruce.io.Fs;
+import dev.spruce.io.InvalidModelException;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.Arrays;

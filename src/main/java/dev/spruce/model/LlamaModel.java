@@ -10,6 +10,7 @@ import ai.djl.ndarray.types.SparseFormat;
 import ai.djl.nn.Activation;
 import ai.djl.nn.core.Embedding;
 import ai.djl.nn.core.Linear;
+import dev.spruce.io.InvalidModelException;
 import java.util.Arrays;
 import java.util.Collections;
 import java.util.LinkedHashMap;

@@ -2,26 +2,20 @@ package dev.spruce.pipeline;
 
 import dev.spruce.data.CalibrationSet;
 import dev.spruce.data.ContentKeys;
-import dev.spruce.data.TextSource;
 import dev.spruce.data.TokenSample;
-import dev.spruce.importance.Criterion;
 import dev.spruce.importance.DistributedImportance;
-import dev.spruce.importance.GqaFold;
-import dev.spruce.importance.GroupReduction;
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.importance.ImportanceScoresJson;
 import dev.spruce.importance.ScoringSettings;
 import dev.spruce.io.Fs;
-import dev.spruce.model.InvalidModelException;
+import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.prune.ApplyOptions;
-import dev.spruce.prune.LayerRange;
 import dev.spruce.prune.PlanApplier;
 import dev.spruce.prune.PlanSettings;
 import dev.spruce.prune.Planner;
-import dev.spruce.prune.PruneMode;
 import dev.spruce.prune.PrunePlan;
 import dev.spruce.spark.ModelRef;
 import dev.spruce.spark.SparkSessions;
@@ -61,52 +55,6 @@ public final class PruneJob {
         this.s = s;
         this.spark = spark;
         this.run = run;
-    }
-
-    /** Reads the settings of {@code spruce prune} from a loaded configuration. */
-    public static Settings settings(dev.spruce.cli.JobConfig c) {
-        LlamaConfig config = LlamaConfig.read(Fs.path(c.required("model.path")));
-        Criterion criterion = Criterion.parse(c.string("importance.criterion"));
-        String reduction = c.string("importance.reduction");
-        LayerRange attention = LayerRange.parse(c.string("prune.attention-layers"));
-        LayerRange mlp = LayerRange.parse(c.string("prune.mlp-layers"));
-        ScoringSettings scoring = ScoringSettings.blockWise(criterion, attention, mlp)
-                .withSeed(c.longValue("importance.seed"))
-                .withGqaFold(GqaFold.valueOf(c.string("importance.gqa-fold").toUpperCase(Locale.ROOT)))
-                .withHiddenChannels(c.flag("prune.channel-wise"));
-        if (!reduction.equals("default")) {
-            scoring = scoring.withReduction(GroupReduction.parse(reduction));
-        }
-        PlanSettings.Builder plan = PlanSettings.builder()
-                .ratio(c.number("prune.ratio"))
-                .attentionLayers(attention)
-                .mlpLayers(mlp)
-                .mode(PruneMode.parse(c.string("prune.mode")))
-                .iterativeSteps(c.integer("prune.iterative-steps"))
-                .channelWise(c.flag("prune.channel-wise"))
-                .protectedLayers(c.integers("prune.protected-layers"))
-                .channelMultiple(c.integer("prune.channel-multiple"))
-                .kvGroupMultiple(c.integer("prune.kv-group-multiple"))
-                .uniform(c.flag("prune.uniform"));
-        if (c.longValue("prune.target-params") > 0) {
-            plan.targetParams(c.longValue("prune.target-params"));
-        }
-        if (c.number("prune.target-fraction") > 0) {
-            plan.targetFraction(c.number("prune.target-fraction"));
-        }
-        PlanSettings planSettings = plan.build();
-        planSettings.attentionLayers().requireWithin(config, "prune.attention-layers");
-        planSettings.mlpLayers().requireWithin(config, "prune.mlp-layers");
-        CalibrationSet.Settings calibration = new CalibrationSet.Settings(
-                new TextSource(c.required("calibration.path"), c.string("calibration.format"),
-                        c.string("calibration.field")),
-                CalibrationSet.Protocol.parse(c.string("calibration.protocol")), c.integer("calibration.samples"),
-                c.integer("calibration.length"), c.longValue("calibration.seed"), c.integer("calibration.partitions"));
-        return new Settings(c.required("model.path"), c.string("model.dtype"), c.flag("model.cpu-only"),
-                c.required("output.dir"), c.flag("output.overwrite"), c.longValue("output.max-shard-bytes"),
-                calibration, c.integer("calibration.micro-batch"), scoring, c.integer("importance.block-elements"),
-                planSettings, c.string("spark.master"), c.string("spark.app-name"), c.flag("spark.ui"),
-                c.map("spark.conf"), c.json());
     }
 
     /** Runs (or, with {@code resume}, continues) the job. */

@@ -2,6 +2,7 @@ package dev.spruce.prune;
 
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.InvalidPlanException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;

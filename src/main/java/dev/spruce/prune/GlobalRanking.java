@@ -5,7 +5,7 @@ import dev.spruce.model.LlamaConfig;
 import java.util.Arrays;
 
 /**
- * The reference's {@code --global_pruning} (spec section 1.6): the unit scores of all pruned layers (kv groups
+ * The reference's {@code --global_pruning} (llm-pruner.md §1.6): the unit scores of all pruned layers (kv groups
  * and MLP channels together) share one threshold. With U units initially, {@code n = len - int(U * (1 - r))};
  * the threshold is the n-th smallest score and every unit scoring at most the threshold goes. Head scores sum
  * more terms than channel scores, so the mix is not scale-fair; the paper's results use local ranking.

@@ -3,7 +3,7 @@ package dev.spruce.prune;
 import dev.spruce.importance.ImportanceScoresJson;
 import dev.spruce.io.AtomicDirectory;
 import dev.spruce.io.Fs;
-import dev.spruce.model.InvalidModelException;
+import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.TensorNames;
@@ -11,6 +11,7 @@ import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.model.safetensors.ShardedWriter;
 import dev.spruce.model.safetensors.TensorInfo;
 import dev.spruce.model.safetensors.TensorSpec;
+import dev.spruce.scope.InvalidPlanException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -23,7 +24,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Applies a {@link PrunePlan} to a model directory in Hugging Face layout, writing the pruned model in the same
- * layout (reference spec section 3: kept rows and columns stay in their original order, nothing is merged).
+ * layout (llm-pruner.md §3: kept rows and columns stay in their original order, nothing is merged).
  *
  * <p>Tensors are streamed one at a time from the source shards to the output shards, so memory holds one
  * tensor, never the model. Slicing works on the stored bytes: each tensor keeps its dtype and every kept value
@@ -65,7 +66,7 @@ public final class PlanApplier {
     }
 
     /**
-     * What the plan keeps of each tensor of the source model (spec section 1.2), checking first that the source
+     * What the plan keeps of each tensor of the source model (llm-pruner.md §1.2), checking first that the source
      * holds every tensor the plan's source configuration calls for, with that shape. Ordered as the output is
      * written: embeddings, layers, final norm, LM head.
      */

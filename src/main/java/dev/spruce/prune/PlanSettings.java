@@ -1,6 +1,8 @@
 package dev.spruce.prune;
 
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.InvalidPlanException;
+import dev.spruce.scope.LayerRange;
 import java.io.Serializable;
 import java.util.Collection;
 import java.util.Collections;

@@ -2,12 +2,13 @@ package dev.spruce.prune;
 
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.InvalidPlanException;
 import java.util.ArrayList;
 import java.util.List;
 
 /**
  * Turns importance scores and {@link PlanSettings} into a {@link PrunePlan}, following LLM-Pruner's counting
- * rules (reference spec section 1.4): per pruned layer, {@code n = C_current - int(C_initial * (1 - r_step))}
+ * rules (llm-pruner.md §1.4): per pruned layer, {@code n = C_current - int(C_initial * (1 - r_step))}
  * channels of the root's width are pruned, whole kv groups ({@code n / head_dim}, floor) for attention and
  * single channels for the MLP; the lowest-scored units go.
  */

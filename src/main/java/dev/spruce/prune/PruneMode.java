@@ -1,5 +1,6 @@
 package dev.spruce.prune;
 
+import dev.spruce.scope.InvalidPlanException;
 import java.util.Locale;
 
 /** How removals are distributed over the pruned layers. */

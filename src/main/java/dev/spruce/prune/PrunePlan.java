@@ -2,6 +2,7 @@ package dev.spruce.prune;
 
 import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.InvalidPlanException;
 import java.util.List;
 import org.apache.hadoop.fs.Path;
 

@@ -1,6 +1,6 @@
 package dev.spruce.train;
 
-import dev.spruce.eval.LineChart;
+import dev.spruce.report.LineChart;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,11 +1,12 @@
 package dev.spruce.importance;
 
-import dev.spruce.prune.LayerRange;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import dev.spruce.scope.LayerRange;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 
 
 /** Design invariant 4: scores from any split of the calibration samples equal the single-pass scores. */

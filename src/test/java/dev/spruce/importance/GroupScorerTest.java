@@ -1,11 +1,5 @@
 package dev.spruce.importance;
 
-import dev.spruce.model.LlamaConfig;
-import dev.spruce.prune.LayerRange;
-import java.util.HashMap;
-import java.util.List;
-import java.util.Map;
-import org.junit.jupiter.api.Test;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotEquals;
@@ -13,8 +7,15 @@ import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.LayerRange;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
 
-/** Group reduction, head aggregation, GQA folds and the §2.5 closed forms. */
+
+/** Group reduction, head aggregation, GQA folds and the closed forms of llm-pruner.md §2.5. */
 class GroupScorerTest {
     private static final String L0 = "model.layers.0.";
     private static final Member Q = new Member(L0 + "self_attn.q_proj.weight", Axis.ROW);

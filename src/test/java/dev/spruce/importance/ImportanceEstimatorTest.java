@@ -1,7 +1,9 @@
 package dev.spruce.importance;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotNull;
+
 import ai.djl.Device;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import dev.spruce.model.CausalLmLoss;
@@ -13,18 +15,16 @@ import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
 import dev.spruce.model.TokenBatch;
 import dev.spruce.model.WeightSource;
-import dev.spruce.prune.LayerRange;
+import dev.spruce.scope.LayerRange;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
-import static org.junit.jupiter.api.Assertions.assertEquals;
-import static org.junit.jupiter.api.Assertions.assertNotNull;
 
 
 /**
- * The DJL estimator equals the spec's closed forms (llm-pruner.md §2.4-2.5) computed directly from per-sample
+ * The DJL estimator equals the closed forms of llm-pruner.md §2.4-§2.5 computed directly from per-sample
  * gradients, and shard partials add up to the single-pass result.
  */
 class ImportanceEstimatorTest {
@@ -61,7 +61,7 @@ class ImportanceEstimatorTest {
         return out;
     }
 
-    /** Element salience S of the spec table §2.4 for one tensor. */
+    /** Element salience S of the table in llm-pruner.md §2.4 for one tensor. */
     private static double[] salience(Criterion c, double[] w, List<Map<String, double[]>> grads, String name) {
         int n = grads.size();
         double[] s = new double[w.length];

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import java.util.SplittableRandom;
 import org.junit.jupiter.api.Test;
 
-/** Salience partials and member vectors against the spec's formulas (§2.2-§2.4), written out directly. */
+/** Salience partials and member vectors against the formulas of llm-pruner.md §2.2-§2.4, written out directly. */
 class SalienceTest {
     private static final int ROWS = 5;
     private static final int COLS = 7;

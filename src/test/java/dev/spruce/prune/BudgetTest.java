@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.LayerRange;
 import java.util.List;
 import java.util.Random;
 import org.junit.jupiter.api.Test;

@@ -17,6 +17,7 @@ import dev.spruce.model.TinyModels;
 import dev.spruce.model.TokenBatch;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
+import dev.spruce.scope.LayerRange;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.function.Function;

@@ -13,7 +13,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.importance.ImportanceScoresJson;
 import dev.spruce.io.Fs;
-import dev.spruce.model.InvalidModelException;
+import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.ModelFiles;
@@ -24,6 +24,8 @@ import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.model.safetensors.SafetensorsWriter;
 import dev.spruce.model.safetensors.Tensor;
 import dev.spruce.model.safetensors.TensorInfo;
+import dev.spruce.scope.InvalidPlanException;
+import dev.spruce.scope.LayerRange;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.util.ArrayList;
@@ -214,7 +216,7 @@ class PlanApplierFilesTest {
     // ---------------------------------------------------------------- expected positions, computed directly
 
     /**
-     * For each output row and column, the source row and column it comes from (spec section 1.2). A vector is a
+     * For each output row and column, the source row and column it comes from (llm-pruner.md §1.2). A vector is a
      * column: its only column is 0.
      */
     private static int[][] sourcePositions(PrunePlan plan, String name, long[] shape) {

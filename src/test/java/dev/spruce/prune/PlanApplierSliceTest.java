@@ -9,6 +9,7 @@ import dev.spruce.importance.ImportanceScores;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
+import dev.spruce.scope.LayerRange;
 import java.util.stream.IntStream;
 import org.junit.jupiter.api.Test;
 

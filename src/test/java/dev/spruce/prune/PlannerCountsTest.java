@@ -3,13 +3,14 @@ package dev.spruce.prune;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.LayerRange;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
 class PlannerCountsTest {
 
-    /** The table of spec section 1.4: ratio, heads removed, MLP channels removed, totals for 4..29 and 3..30. */
+    /** The table in llm-pruner.md §1.4: ratio, heads removed, MLP channels removed, totals for 4..29 and 3..30. */
     @ParameterizedTest
     @CsvSource({
         "0.10,  3, 1101, 6223081472, 6183440384",

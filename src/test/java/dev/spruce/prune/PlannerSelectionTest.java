@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.LayerRange;
 import org.junit.jupiter.api.Test;
 
 class PlannerSelectionTest {

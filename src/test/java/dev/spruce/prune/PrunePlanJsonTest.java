@@ -8,6 +8,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import dev.spruce.importance.ImportanceScores;
 import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.scope.InvalidPlanException;
+import dev.spruce.scope.LayerRange;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

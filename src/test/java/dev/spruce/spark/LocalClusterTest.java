@@ -19,7 +19,7 @@ import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
 import dev.spruce.model.safetensors.SafetensorsModel;
-import dev.spruce.prune.LayerRange;
+import dev.spruce.scope.LayerRange;
 import java.io.File;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;

@@ -2,7 +2,7 @@ package dev.spruce.model.safetensors;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.spruce.model.InvalidModelException;
+import dev.spruce.io.InvalidModelException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;

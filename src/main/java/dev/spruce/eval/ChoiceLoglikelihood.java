@@ -1,6 +1,0 @@
-package dev.spruce.eval;
-
-import java.io.Serializable;
-
-/** The scored result of one {@link LoglikelihoodRequest}: the summed log-probability of its continuation. */
-public record ChoiceLoglikelihood(String docKey, int choiceIndex, double loglikelihood) implements Serializable {}
