@@ -8,6 +8,7 @@ import dev.spruce.pipeline.RunDirectory;
 import dev.spruce.spark.SparkSessions;
 import dev.spruce.tokenize.HfTokenizer;
 import java.io.PrintWriter;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import org.apache.spark.sql.SparkSession;
 import picocli.CommandLine.Command;
@@ -17,7 +18,8 @@ import picocli.CommandLine.Spec;
 
 /** {@code spruce recover}: LoRA recovery of a (pruned) model on instruction data, data-parallel on Spark. */
 @Command(name = "recover", mixinStandardHelpOptions = true,
-        description = "LoRA recovery on Alpaca-format instructions; writes a PEFT adapter and the merged model.")
+        description = "LoRA recovery (instructions or plain text; LM loss or distillation from the unpruned model); "
+                + "writes a PEFT adapter and the merged model.")
 public final class RecoverCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -35,10 +37,37 @@ public final class RecoverCommand implements Callable<Integer> {
         }
         LoraSettings lora = new LoraSettings(c.integer("recover.lora.rank"), c.number("recover.lora.alpha"),
                 c.number("recover.lora.dropout"), c.strings("recover.lora.target-modules"));
+        RecoverJob.DataKind kind = RecoverJob.DataKind.parse(c.string("recover.data.kind"));
+        RecoverJob.Distill distill = switch (c.string("recover.objective").trim().toLowerCase(Locale.ROOT)) {
+            case "lm" -> null;
+            case "distill" -> new RecoverJob.Distill(teacher(c), c.number("recover.distill.temperature"),
+                    c.number("recover.distill.lm-weight"));
+            default -> throw new IllegalArgumentException("recover.objective '" + c.string("recover.objective")
+                    + "' is not supported; expected lm or distill");
+        };
+        boolean full = switch (c.string("recover.trainable").trim().toLowerCase(Locale.ROOT)) {
+            case "lora" -> false;
+            case "full" -> true;
+            default -> throw new IllegalArgumentException("recover.trainable '" + c.string("recover.trainable")
+                    + "' is not supported; expected lora or full");
+        };
         return new RecoverJob.Settings(model, new TextSource(c.required("recover.data.path"),
-                c.string("recover.data.format"), null), c.integer("recover.cutoff"), c.flag("recover.train-on-inputs"),
-                c.string("recover.dtype"), c.flag("recover.use-best"), lora,
-                TrainConfig.read(c, "recover.train", padId, resume));
+                c.string("recover.data.format"), kind == RecoverJob.DataKind.TEXT ? c.string("recover.data.field") : null),
+                kind, c.integer("recover.cutoff"), c.integer("recover.data.window"), c.integer("recover.data.windows"),
+                c.flag("recover.train-on-inputs"), c.string("recover.dtype"), c.flag("recover.use-best"), full, lora,
+                TrainConfig.read(c, "recover.train", padId, resume), distill);
+    }
+
+    /** The distillation teacher: recover.distill.teacher, or the unpruned input model of the run (model.path). */
+    private static String teacher(JobConfig c) {
+        if (!c.string("recover.distill.teacher").isBlank()) {
+            return c.string("recover.distill.teacher");
+        }
+        if (c.string("model.path").isBlank()) {
+            throw new IllegalArgumentException("recover.objective = distill needs a teacher: set recover.distill.teacher "
+                    + "(or model.path, the unpruned model, which is the default teacher)");
+        }
+        return c.string("model.path");
     }
 
     @Override

@@ -1,38 +1,85 @@
 package dev.spruce.pipeline;
 
+import dev.spruce.data.CalibrationSet;
 import dev.spruce.data.InstructionSet;
 import dev.spruce.data.TextSource;
+import dev.spruce.data.TokenSample;
 import dev.spruce.io.Fs;
 import dev.spruce.lora.LoraSettings;
 import dev.spruce.lora.PeftExport;
 import dev.spruce.model.LlamaConfig;
+import dev.spruce.model.ModelFiles;
+import dev.spruce.model.TensorNames;
+import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
+import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.spark.ModelRef;
+import dev.spruce.train.FullTrainable;
 import dev.spruce.train.LoraTrainable;
+import dev.spruce.train.Objective;
 import dev.spruce.train.TrainResult;
 import dev.spruce.train.TrainSettings;
+import dev.spruce.train.Trainable;
 import dev.spruce.train.Trainer;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * LoRA recovery (llm-pruner.md §4): Alpaca records rendered with the reference template, the synchronous
- * data-parallel trainer, then the adapter in PEFT layout and the merged model in Hugging Face layout under
- * {@code <run>/recover}. Stage {@code recover}; with resume the trainer continues from its latest checkpoint.
+ * Recovery with LoRA on the synchronous data-parallel trainer, then the adapter in PEFT layout and the merged model
+ * in Hugging Face layout under {@code <run>/recover}. Two data kinds: Alpaca records rendered with the reference
+ * template (LLM-Pruner's setting, llm-pruner.md §4) or plain-text windows; two objectives: the LM loss, or
+ * distillation from the unpruned model ({@link Objective.Distillation}). Stage {@code recover}; with resume the
+ * trainer continues from its latest checkpoint.
  */
 public final class RecoverJob {
     private static final Logger LOG = LoggerFactory.getLogger("spruce");
     public static final String STAGE = "recover";
 
-    /** What recovery needs. */
-    public record Settings(String model, TextSource data, int cutoff, boolean trainOnInputs, String dtype,
-                           boolean useBest, LoraSettings lora, TrainSettings train) {}
+    /** What the recovery data holds. */
+    public enum DataKind {
+        /** Alpaca records (instruction, input, output), rendered with the reference template. */
+        INSTRUCTIONS,
+        /** Plain text, cut into every non-overlapping window of {@code window} tokens of each document. */
+        TEXT;
 
-    /** Where the results are. */
+        public static DataKind parse(String s) {
+            try {
+                return valueOf(s.trim().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new IllegalArgumentException("recover.data.kind '" + s + "' is not supported; expected "
+                        + "instructions or text");
+            }
+        }
+    }
+
+    /**
+     * Distillation from a teacher (the unpruned model): the loss is {@code (1 - lmWeight)·τ²·KL + lmWeight·NLL}.
+     * Null in {@link Settings} means the LM loss alone.
+     */
+    public record Distill(String teacher, double temperature, double lmWeight) {}
+
+    /**
+     * What recovery needs. {@code cutoff} and {@code trainOnInputs} apply to instruction data, {@code window}
+     * and {@code windows} (0 = every window) to plain text.
+     */
+    public record Settings(String model, TextSource data, DataKind kind, int cutoff, int window, int windows,
+                           boolean trainOnInputs, String dtype, boolean useBest, boolean fullParameters,
+                           LoraSettings lora, TrainSettings train, Distill distill) {
+        /** LoRA on instruction data with the LM loss: the reference setting. */
+        public Settings(String model, TextSource data, int cutoff, boolean trainOnInputs, String dtype,
+                        boolean useBest, LoraSettings lora, TrainSettings train) {
+            this(model, data, DataKind.INSTRUCTIONS, cutoff, 0, 0, trainOnInputs, dtype, useBest, false, lora, train,
+                    null);
+        }
+    }
+
+    /** Where the results are; {@code adapter} does not exist after full-parameter recovery. */
     public record Outcome(Path adapter, Path merged, TrainResult result) {}
 
     private RecoverJob() {}
@@ -45,6 +92,23 @@ public final class RecoverJob {
         return run.resolve(STAGE + "/merged");
     }
 
+    /** The training objective; a teacher must exist and share the student's vocabulary. */
+    private static Objective objective(Settings s, LlamaConfig student) {
+        if (s.distill() == null) {
+            return Objective.languageModel();
+        }
+        Path teacherPath = Fs.path(s.distill().teacher());
+        PruneJob.requireModel(teacherPath);
+        LlamaConfig teacher = LlamaConfig.read(teacherPath);
+        if (teacher.vocabSize() != student.vocabSize()) {
+            throw new IllegalArgumentException("recover.distill.teacher " + s.distill().teacher() + " has vocab_size "
+                    + teacher.vocabSize() + ", the model to recover " + s.model() + " has " + student.vocabSize()
+                    + "; distillation needs the same vocabulary");
+        }
+        return new Objective.Distillation(new ModelRef(s.distill().teacher(), s.dtype(), false),
+                s.distill().temperature(), s.distill().lmWeight());
+    }
+
     /** Runs recovery unless the run already finished it (then returns its outputs, result null). */
     public static Outcome run(SparkSession spark, RunDirectory run, Settings s) {
         Path base = Fs.path(s.model());
@@ -53,27 +117,71 @@ public final class RecoverJob {
             return new Outcome(adapterDir(run), mergedDir(run), null);
         }
         PruneJob.requireModel(base);
-        long started = System.nanoTime();
-        InstructionSet data = InstructionSet.load(spark, s.data(), s.model(), s.cutoff(), s.trainOnInputs(),
-                s.train().seed());
-        LOG.info("recover: instruction data {}: {}", s.data().path(), data.describe());
-        if (data.usable() == 0) {
-            throw new IllegalArgumentException("recover: " + s.data().path() + " has no usable instruction record ("
-                    + data.describe() + ")");
-        }
         LlamaConfig config = LlamaConfig.read(base);
-        Trainer trainer = new Trainer(spark, new ModelRef(s.model(), s.dtype(), false),
-                new LoraTrainable(config, s.lora()), s.train(), run.resolve(STAGE));
-        TrainResult result = trainer.train(data.samples());
-        Map<String, double[]> parameters = s.useBest() && result.bestParameters() != null
-                ? result.bestParameters() : result.parameters();
-        PeftExport.writeAdapter(adapterDir(run), config, s.lora(), parameters, s.model(), DType.F32, true);
-        PeftExport.writeMerged(base, mergedDir(run), s.lora(), parameters, true);
+        Objective objective = objective(s, config);
+        long started = System.nanoTime();
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("base_model", s.model());
-        facts.put("records", data.records());
-        facts.put("malformed_records", data.malformed());
-        facts.put("prompt_longer_than_cutoff", data.promptTooLong());
+        facts.put("objective", objective.label());
+        if (s.distill() != null) {
+            facts.put("teacher", s.distill().teacher());
+            facts.put("temperature", s.distill().temperature());
+            facts.put("lm_weight", s.distill().lmWeight());
+        }
+        facts.put("data", s.data().path());
+        facts.put("data_kind", s.kind().name().toLowerCase(Locale.ROOT));
+        Dataset<TokenSample> samples;
+        if (s.kind() == DataKind.TEXT) {
+            samples = CalibrationSet.build(spark, new CalibrationSet.Settings(s.data(), CalibrationSet.Protocol.ALL,
+                    s.windows(), s.window(), s.train().seed(), s.train().partitions()), s.model());
+            long windows = samples.count();
+            LOG.info("recover: text {}: {} windows of {} tokens", s.data().path(), windows, s.window());
+            facts.put("window", s.window());
+            facts.put("windows", windows);
+        } else {
+            InstructionSet data = InstructionSet.load(spark, s.data(), s.model(), s.cutoff(), s.trainOnInputs(),
+                    s.train().seed());
+            LOG.info("recover: instruction data {}: {}", s.data().path(), data.describe());
+            if (data.usable() == 0) {
+                throw new IllegalArgumentException("recover: " + s.data().path() + " has no usable instruction "
+                        + "record (" + data.describe() + ")");
+            }
+            facts.put("records", data.records());
+            facts.put("malformed_records", data.malformed());
+            facts.put("prompt_longer_than_cutoff", data.promptTooLong());
+            samples = data.samples();
+        }
+        LOG.info("recover: objective {}", s.distill() == null ? "lm (next-token NLL)" : "distill from "
+                + s.distill().teacher() + " at temperature " + s.distill().temperature() + ", lm-weight "
+                + s.distill().lmWeight());
+        facts.put("trainable", s.fullParameters() ? "full" : "lora");
+        Trainable trainable = s.fullParameters() ? new FullTrainable(config) : new LoraTrainable(config, s.lora());
+        Trainer trainer = new Trainer(spark, new ModelRef(s.model(), s.dtype(), false), trainable, objective, s.train(),
+                run.resolve(STAGE));
+        TrainResult result;
+        if (s.fullParameters()) {
+            try (SafetensorsModel st = SafetensorsModel.open(base)) {
+                WeightSource weights = ModelFiles.weights(st);
+                Map<String, double[]> initial = new LinkedHashMap<>();
+                for (String name : trainable.shapes().keySet()) {
+                    initial.put(name, weights.readDouble(name)); // every weight starts from the model to recover
+                }
+                result = trainer.train(samples, initial);
+            }
+        } else {
+            result = trainer.train(samples);
+        }
+        Map<String, double[]> parameters = s.useBest() && result.bestParameters() != null
+                ? result.bestParameters() : result.parameters();
+        if (s.fullParameters()) {
+            try (SafetensorsModel st = SafetensorsModel.open(base)) {
+                ModelFiles.write(mergedDir(run), config, WeightSource.of(config, parameters),
+                        st.info(TensorNames.EMBED).dtype(), base, true);
+            }
+        } else {
+            PeftExport.writeAdapter(adapterDir(run), config, s.lora(), parameters, s.model(), DType.F32, true);
+            PeftExport.writeMerged(base, mergedDir(run), s.lora(), parameters, true);
+        }
         facts.put("training_samples", result.trainingSamples());
         facts.put("validation_samples", result.validationSamples());
         facts.put("steps", result.steps());

@@ -5,7 +5,6 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import dev.spruce.data.Batches;
 import dev.spruce.data.TokenSample;
-import dev.spruce.model.CausalLmLoss;
 import dev.spruce.model.Djl;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.TokenBatch;
@@ -16,7 +15,7 @@ import java.util.Map;
 
 /**
  * One task's share of a step, on its executor's cached frozen model: micro-batches of the task's samples,
- * forward with the current parameter values as autograd leaves, backward of the summed token NLL, and
+ * forward with the current parameter values as autograd leaves, backward of the summed {@link Objective}, and
  * gradients added up on the host in double. Each micro-batch lives on its own manager, closed once its
  * gradients are on the host. Dropout seeds depend only on (seed, sample id, step), so the result does not
  * depend on how samples are spread over tasks and micro-batches.
@@ -32,13 +31,25 @@ public final class GradientStep {
      */
     public static StepTotals gradients(LlamaModel base, Trainable trainable, double[][] values,
                                        List<TokenSample> samples, long step, long seed, int microBatch, int padId) {
-        return run(base, trainable, values, samples, step, seed, microBatch, padId, true);
+        return gradients(base, trainable, Objective.languageModel(), values, samples, step, seed, microBatch, padId);
+    }
+
+    /** Gradient sums of {@code objective}, its summed value and counts over {@code samples}. */
+    public static StepTotals gradients(LlamaModel base, Trainable trainable, Objective objective, double[][] values,
+                                       List<TokenSample> samples, long step, long seed, int microBatch, int padId) {
+        return run(base, trainable, objective, values, samples, step, seed, microBatch, padId, true);
     }
 
     /** Summed NLL and counts over {@code samples}, forward only, without dropout. */
     public static StepTotals loss(LlamaModel base, Trainable trainable, double[][] values, List<TokenSample> samples,
                                   int microBatch, int padId) {
-        return run(base, trainable, values, samples, 0, 0, microBatch, padId, false);
+        return loss(base, trainable, Objective.languageModel(), values, samples, microBatch, padId);
+    }
+
+    /** The summed {@code objective} and counts over {@code samples}, forward only, without dropout. */
+    public static StepTotals loss(LlamaModel base, Trainable trainable, Objective objective, double[][] values,
+                                  List<TokenSample> samples, int microBatch, int padId) {
+        return run(base, trainable, objective, values, samples, 0, 0, microBatch, padId, false);
     }
 
     /** The dropout seed of a sample at a step: a SplitMix64 mix, so nearby ids and steps share nothing. */
@@ -53,8 +64,9 @@ public final class GradientStep {
         return z ^ (z >>> 31);
     }
 
-    private static StepTotals run(LlamaModel base, Trainable trainable, double[][] values, List<TokenSample> samples,
-                                  long step, long seed, int microBatch, int padId, boolean training) {
+    private static StepTotals run(LlamaModel base, Trainable trainable, Objective objective, double[][] values,
+                                  List<TokenSample> samples, long step, long seed, int microBatch, int padId,
+                                  boolean training) {
         long started = System.nanoTime();
         Map<String, long[]> shapes = trainable.shapes();
         List<String> names = new ArrayList<>(shapes.keySet());
@@ -82,7 +94,7 @@ public final class GradientStep {
                     rowSeeds[r] = rowSeed(seed, chunk.get(r).getId(), step);
                 }
             }
-            loss += microBatch(base, trainable, names, shapes, values, batch, rowSeeds, gradients);
+            loss += microBatch(base, trainable, objective, names, shapes, values, batch, rowSeeds, gradients);
             tokens += predicted;
         }
         if (training) {
@@ -96,7 +108,7 @@ public final class GradientStep {
     }
 
     /** Runs one micro-batch, adds its gradients into {@code gradients} (when training) and returns its NLL. */
-    private static double microBatch(LlamaModel base, Trainable trainable, List<String> names,
+    private static double microBatch(LlamaModel base, Trainable trainable, Objective objective, List<String> names,
                                      Map<String, long[]> shapes, double[][] values, TokenBatch batch,
                                      long[] rowSeeds, double[][] gradients) {
         boolean training = gradients != null;
@@ -112,7 +124,7 @@ public final class GradientStep {
             }
             Trainable.Binding binding = trainable.bind(base, step, leaves, rowSeeds);
             NDArray logits = binding.model().logits(step, batch, binding.hooks());
-            NDArray loss = CausalLmLoss.sum(step, logits, batch);
+            NDArray loss = objective.sum(step, logits, batch);
             if (training) {
                 Djl.backward(loss);
                 for (int p = 0; p < names.size(); p++) {

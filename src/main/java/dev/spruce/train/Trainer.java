@@ -52,6 +52,7 @@ public final class Trainer {
     private final JavaSparkContext sc;
     private final ModelRef model;
     private final Trainable trainable;
+    private final Objective objective;
     private final TrainSettings settings;
     private final Path out;
     private final ParameterLayout layout;
@@ -62,6 +63,16 @@ public final class Trainer {
      * @param out       output directory (checkpoints, metrics, best parameters)
      */
     public Trainer(SparkSession spark, ModelRef model, Trainable trainable, TrainSettings settings, Path out) {
+        this(spark, model, trainable, Objective.languageModel(), settings, out);
+    }
+
+    /**
+     * A trainer that minimises {@code objective} (the LM loss by the other constructor); training and validation
+     * losses are the objective's, per predicted token.
+     */
+    public Trainer(SparkSession spark, ModelRef model, Trainable trainable, Objective objective, TrainSettings settings,
+                   Path out) {
+        this.objective = objective;
         this.spark = spark;
         this.sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
         this.model = model;
@@ -308,6 +319,7 @@ public final class Trainer {
         private StepTotals gradientJob(Broadcast<ParameterSnapshot> values, long[] ids, long s) {
             ModelRef ref = model;
             Trainable t = trainable;
+            Objective o = objective;
             long version = step;
             long seed = settings.seed();
             int microBatch = settings.microBatch();
@@ -318,7 +330,7 @@ public final class Trainer {
                 if (mine.isEmpty()) {
                     return Collections.emptyIterator();
                 }
-                return List.of(GradientStep.gradients(ExecutorModels.get(ref), t, valuesOf(values, version), mine, s,
+                return List.of(GradientStep.gradients(ExecutorModels.get(ref), t, o, valuesOf(values, version), mine, s,
                         seed, microBatch, padId)).iterator();
             }).treeAggregate(StepTotals.empty(), StepTotals::add, StepTotals::add);
         }
@@ -326,6 +338,7 @@ public final class Trainer {
         private StepTotals validationJob(Broadcast<ParameterSnapshot> values, long[] ids) {
             ModelRef ref = model;
             Trainable t = trainable;
+            Objective o = objective;
             long version = step;
             int microBatch = settings.microBatch();
             int padId = settings.padId();
@@ -334,7 +347,7 @@ public final class Trainer {
                 if (mine.isEmpty()) {
                     return Collections.emptyIterator();
                 }
-                return List.of(GradientStep.loss(ExecutorModels.get(ref), t, valuesOf(values, version), mine,
+                return List.of(GradientStep.loss(ExecutorModels.get(ref), t, o, valuesOf(values, version), mine,
                         microBatch, padId)).iterator();
             }).treeAggregate(StepTotals.empty(), StepTotals::add, StepTotals::add);
         }

@@ -10,10 +10,12 @@ import dev.spruce.data.TestTokenizers;
 import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
 import dev.spruce.model.safetensors.SafetensorsFile;
+import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.spark.TestSpark;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -77,5 +79,139 @@ class RecoverJobTest {
 
         CliRun.Result again = CliRun.spruce("recover", "-c", conf.toString(), "--resume");
         assertEquals(0, again.exit(), again.err());
+    }
+
+    /** A tiny random model with the byte tokenizer (a text of n bytes is n + 1 tokens with BOS). */
+    private Path tinyModel(String name, LlamaConfig c, long seed) {
+        Path model = dir.resolve(name);
+        ModelFiles.write(Fs.path(model.toString()), c, WeightSource.of(c, TinyModels.randomWeights(c, seed)), DType.F32,
+                null, false);
+        TestTokenizers.bytes(model);
+        return model;
+    }
+
+    private Path textConf(String name, Path student, Path teacher, Path data, Path out, String... extra) throws Exception {
+        return Files.writeString(dir.resolve(name + ".conf"), String.join("\n",
+                "spruce {",
+                "  spark.master = \"local[2]\"",
+                "  model.path = \"" + teacher + "\"",
+                "  output.dir = \"" + out + "\"",
+                "  recover {",
+                "    model = \"" + student + "\"",
+                "    data { kind = text, path = \"" + data + "\", format = jsonl, field = body, window = 16 }",
+                "    objective = distill",
+                "    distill { temperature = 2.0, lm-weight = 0.5 }",
+                "    lora { rank = 2, alpha = 4 }",
+                "    train { global-batch = 2, micro-batch = 2, max-steps = 2, warmup-steps = 1, learning-rate = 1e-2,",
+                "            validation-size = 2, eval-every = 1, save-every = 2, partitions = 2 }",
+                String.join("\n", extra),
+                "  }",
+                "}"));
+    }
+
+    @Test
+    void distillsOnPlainTextWindowsFromTheUnprunedTeacher() throws Exception {
+        TestSpark.session();
+        LlamaConfig c = TinyModels.builder(2, 4, 2).vocabSize(259).maxPositionEmbeddings(512).build();
+        Path teacher = tinyModel("teacher", c, 5);
+        Path student = tinyModel("student", c, 6);
+        // Bytes 10, 40, 75, 3, 47 -> tokens 11, 41, 76, 4, 48 -> windows of 16: 0, 2, 4, 0, 3; a record without
+        // the field and an empty one are not documents.
+        StringBuilder jsonl = new StringBuilder();
+        for (int n : new int[] {10, 40, 75, 3, 47}) {
+            jsonl.append("{\"body\": \"").append("abcdefghij".repeat(8), 0, n).append("\"}\n");
+        }
+        jsonl.append("{\"other\": \"no body here\"}\n{\"body\": \"\"}\n");
+        Path data = Files.writeString(dir.resolve("text.jsonl"), jsonl);
+        Path out = dir.resolve("kd-run");
+
+        CliRun.Result r = CliRun.spruce("recover", "-c", textConf("kd", student, teacher, data, out).toString());
+
+        assertEquals(0, r.exit(), r.err());
+        JsonNode recover = new ObjectMapper().readTree(out.resolve("run.json").toFile()).path("recover");
+        assertEquals("distill", recover.path("objective").asText());
+        assertEquals(teacher.toString(), recover.path("teacher").asText());
+        assertEquals("text", recover.path("data_kind").asText());
+        assertEquals(9, recover.path("windows").asInt());
+        assertEquals(7, recover.path("training_samples").asInt());
+        assertEquals(2, recover.path("validation_samples").asInt());
+        assertEquals(2, recover.path("steps").asInt());
+        assertTrue(Files.exists(out.resolve("recover/merged/model.safetensors")), "merged model");
+        String metrics = Files.readString(out.resolve("recover/metrics.csv"));
+        assertEquals(3, metrics.strip().split("\n").length, metrics);
+    }
+
+    @Test
+    void badPlainTextRecoveryInputIsAClearErrorAndWritesNoAdapter() throws Exception {
+        TestSpark.session();
+        LlamaConfig c = TinyModels.builder(2, 4, 2).vocabSize(259).maxPositionEmbeddings(512).build();
+        Path teacher = tinyModel("teacher-b", c, 5);
+        Path student = tinyModel("student-b", c, 6);
+        Path wider = tinyModel("teacher-wide", TinyModels.builder(2, 4, 2).vocabSize(300).maxPositionEmbeddings(512)
+                .build(), 5);
+        Path data = Files.writeString(dir.resolve("short.jsonl"), "{\"body\": \"short\"}\n{\"body\": \"tiny\"}\n");
+        Path out = dir.resolve("bad-run");
+
+        CliRun.Result noWindow = CliRun.spruce("recover", "-c", textConf("bad1", student, teacher, data, out).toString());
+        assertEquals(1, noWindow.exit());
+        assertTrue(noWindow.err().contains("has 16 tokens, so protocol all found no window"), noWindow.err());
+        assertTrue(noWindow.err().contains(data.toString()), noWindow.err());
+
+        CliRun.Result noColumn = CliRun.spruce("recover", "-c", textConf("bad2", student, teacher, data, out,
+                "data.field = text").toString());
+        assertEquals(1, noColumn.exit());
+        assertTrue(noColumn.err().contains("field 'text' is not a column"), noColumn.err());
+
+        CliRun.Result vocab = CliRun.spruce("recover", "-c", textConf("bad3", student, wider, data, out).toString());
+        assertEquals(1, vocab.exit());
+        assertTrue(vocab.err().contains("has vocab_size 300, the model to recover " + student + " has 259"),
+                vocab.err());
+
+        CliRun.Result kind = CliRun.spruce("recover", "-c", textConf("bad4", student, teacher, data, out,
+                "data.kind = prose").toString());
+        assertEquals(1, kind.exit());
+        assertTrue(kind.err().contains("recover.data.kind 'prose' is not supported; expected instructions or text"),
+                kind.err());
+
+        CliRun.Result objective = CliRun.spruce("recover", "-c", textConf("bad5", student, teacher, data, out,
+                "objective = kd").toString());
+        assertEquals(1, objective.exit());
+        assertTrue(objective.err().contains("recover.objective 'kd' is not supported; expected lm or distill"),
+                objective.err());
+        assertTrue(!Files.exists(out.resolve("recover/adapter")) && !Files.exists(out.resolve("recover/merged")),
+                "bad input left recovery output");
+    }
+
+    @Test
+    void fullParameterDistillationTrainsEveryWeightAndWritesOnlyTheModel() throws Exception {
+        TestSpark.session();
+        LlamaConfig c = TinyModels.builder(2, 4, 2).vocabSize(259).maxPositionEmbeddings(512).build();
+        Path teacher = tinyModel("teacher-f", c, 5);
+        Path student = tinyModel("student-f", c, 6);
+        Path data = Files.writeString(dir.resolve("full.jsonl"), ("{\"body\": \"" + "a quick brown fox ".repeat(4)
+                + "\"}\n").repeat(6));
+        Path out = dir.resolve("full-run");
+
+        CliRun.Result r = CliRun.spruce("recover", "-c", textConf("full", student, teacher, data, out,
+                "trainable = full").toString());
+
+        assertEquals(0, r.exit(), r.err());
+        assertEquals("full", new ObjectMapper().readTree(out.resolve("run.json").toFile()).path("recover")
+                .path("trainable").asText());
+        assertTrue(!Files.exists(out.resolve("recover/adapter")), "full-parameter recovery wrote an adapter");
+        Path merged = out.resolve("recover/merged");
+        try (SafetensorsModel before = SafetensorsModel.open(Fs.path(student.toString()));
+             SafetensorsModel after = SafetensorsModel.open(Fs.path(merged.toString()))) {
+            for (String name : new String[] {TensorNames.EMBED, TensorNames.layer(1, TensorNames.DOWN),
+                    TensorNames.layer(0, TensorNames.INPUT_NORM)}) {
+                double[] w0 = before.readDouble(name);
+                double[] w1 = after.readDouble(name);
+                double change = 0;
+                for (int i = 0; i < w0.length; i++) {
+                    change = Math.max(change, Math.abs(w1[i] - w0[i]));
+                }
+                assertTrue(change > 1e-4, name + " did not move: " + change);
+            }
+        }
     }
 }

@@ -107,6 +107,40 @@ class DistributedTrainingTest {
     }
 
     @Test
+    void distillationOnOneTwoAndThreePartitionsGivesTheSameLoraWeightsAndLosses() {
+        Path teacherDir = dir.resolve("teacher");
+        ModelFiles.write(Fs.path(teacherDir.toString()), CONFIG, WeightSource.of(CONFIG, TinyModels.randomWeights(
+                CONFIG, 55)), DType.F64, null, false);
+        Objective kd = new Objective.Distillation(new ModelRef(teacherDir.toString(), "float64", true), 2.0, 0.1);
+        LoraTrainable lora = new LoraTrainable(CONFIG, LORA);
+        List<TokenSample> samples = randomSamples();
+        TrainResult single = null;
+        for (int partitions : new int[] {1, 2, 3}) {
+            TrainSettings settings = loraSettings().partitions(partitions).validationSize(3).evalEvery(2).build();
+            TrainResult r = new Trainer(spark, model, lora, kd, settings,
+                    Fs.path(dir.resolve("kd-p" + partitions).toString())).train(dataset(samples, partitions));
+            assertEquals(3, r.steps());
+            if (single == null) {
+                single = r;
+                assertTrue(maxChange(lora.initialValues(7), r.parameters()) > 1e-3,
+                        "training did not move the weights");
+                TrainResult lm = new Trainer(spark, model, lora, settings, Fs.path(dir.resolve("kd-lm").toString()))
+                        .train(dataset(samples, partitions));
+                assertTrue(maxChange(lm.parameters(), r.parameters()) > 1e-3,
+                        "distillation trained exactly like the LM loss");
+                continue;
+            }
+            assertParametersEqual(single.parameters(), r.parameters(), 1e-12, "distillation, " + partitions
+                    + " partitions");
+            assertEquals(single.bestValidationLoss(), r.bestValidationLoss(), 1e-12);
+            for (int s = 0; s < 3; s++) {
+                assertEquals(single.metrics().rows().get(s).trainLoss(), r.metrics().rows().get(s).trainLoss(), 1e-12,
+                        "loss of step " + (s + 1));
+            }
+        }
+    }
+
+    @Test
     void oneTwoAndThreeUnevenPartitionsGiveTheSameLoraWeightsAndLosses() {
         LoraTrainable lora = new LoraTrainable(CONFIG, LORA);
         List<TokenSample> samples = randomSamples();
