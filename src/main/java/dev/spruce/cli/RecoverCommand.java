@@ -41,7 +41,7 @@ public final class RecoverCommand implements Callable<Integer> {
         RecoverJob.Distill distill = switch (c.string("recover.objective").trim().toLowerCase(Locale.ROOT)) {
             case "lm" -> null;
             case "distill" -> new RecoverJob.Distill(teacher(c), c.number("recover.distill.temperature"),
-                    c.number("recover.distill.lm-weight"));
+                    c.number("recover.distill.lm-weight"), precomputed(c), c.integer("recover.distill.top-k"));
             default -> throw new IllegalArgumentException("recover.objective '" + c.string("recover.objective")
                     + "' is not supported; expected lm or distill");
         };
@@ -56,6 +56,15 @@ public final class RecoverCommand implements Callable<Integer> {
                 kind, c.integer("recover.cutoff"), c.integer("recover.data.window"), c.integer("recover.data.windows"),
                 c.flag("recover.train-on-inputs"), c.string("recover.dtype"), c.flag("recover.use-best"), full, lora,
                 TrainConfig.read(c, "recover.train", padId, resume), distill);
+    }
+
+    private static boolean precomputed(JobConfig c) {
+        return switch (c.string("recover.distill.teacher-source").trim().toLowerCase(Locale.ROOT)) {
+            case "resident" -> false;
+            case "top-k" -> true;
+            default -> throw new IllegalArgumentException("recover.distill.teacher-source '"
+                    + c.string("recover.distill.teacher-source") + "' is not supported; expected resident or top-k");
+        };
     }
 
     /** The distillation teacher: recover.distill.teacher, or the unpruned input model of the run (model.path). */

@@ -5,7 +5,9 @@ import java.io.Serializable;
 /**
  * One tokenized sample, a Java bean so Spark's bean encoder gives a typed {@code Dataset<TokenSample>}.
  * {@code id} is global and stable (it orders samples and seeds per-sample randomness); {@code promptLength}
- * is the number of leading tokens excluded from the loss (0 = train on every token).
+ * is the number of leading tokens excluded from the loss (0 = train on every token). For distillation from
+ * precomputed teacher targets, {@code teacherTokens} and {@code teacherLogProbs} hold the teacher's top k tokens
+ * and their log-probabilities at each scored position in order (k entries a position); null otherwise.
  */
 public class TokenSample implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -13,6 +15,8 @@ public class TokenSample implements Serializable {
     private long id;
     private int[] tokens;
     private int promptLength;
+    private int[] teacherTokens;
+    private float[] teacherLogProbs;
 
     public TokenSample() {}
 
@@ -48,5 +52,21 @@ public class TokenSample implements Serializable {
 
     public void setPromptLength(int promptLength) {
         this.promptLength = promptLength;
+    }
+
+    public int[] getTeacherTokens() {
+        return teacherTokens;
+    }
+
+    public void setTeacherTokens(int[] teacherTokens) {
+        this.teacherTokens = teacherTokens;
+    }
+
+    public float[] getTeacherLogProbs() {
+        return teacherLogProbs;
+    }
+
+    public void setTeacherLogProbs(float[] teacherLogProbs) {
+        this.teacherLogProbs = teacherLogProbs;
     }
 }

@@ -73,4 +73,65 @@ public final class DistillationLoss {
                               double temperature) {
         return rowSums(step, studentLogits, teacherLogits, batch, temperature).sum();
     }
+
+    /** The positions a sample of {@code tokens} tokens is scored at: every t >= max(1, prompt) predicted from t-1. */
+    public static int scoredPositions(int tokens, int promptLength) {
+        return Math.max(0, tokens - Math.max(1, promptLength));
+    }
+
+    /**
+     * Per-row summed τ²·KL(q || p_S) against precomputed top-k teacher targets, shape [batch]: q is the teacher's
+     * distribution restricted to its k most likely tokens and renormalised, p_S = softmax(z_S/τ) over the whole
+     * vocabulary. {@code tokens} and {@code logProbs} are [batch][time-1][k] flattened; positions where
+     * {@code scored} is 0 contribute nothing. With k equal to the vocabulary this is {@link #rowSums} exactly.
+     */
+    public static NDArray topKRowSums(NDManager step, NDArray studentLogits, long[] tokens, double[] logProbs,
+                                      double[] scored, int k, double temperature) {
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("distillation temperature must be a positive number, got "
+                    + temperature);
+        }
+        long[] shape = studentLogits.getShape().getShape();
+        int b = Math.toIntExact(shape[0]);
+        int t = Math.toIntExact(shape[1]);
+        DataType type = studentLogits.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+        if (t < 2) {
+            return step.zeros(new Shape(b), type);
+        }
+        int positions = b * (t - 1);
+        if (tokens.length != (long) positions * k || logProbs.length != tokens.length || scored.length != positions) {
+            throw new IllegalArgumentException("top-k targets hold " + tokens.length + " entries for " + positions
+                    + " positions of k = " + k);
+        }
+        // The teacher's part is constant: renormalise on the host in float64.
+        double[] q = new double[logProbs.length];
+        double[] logQ = new double[logProbs.length];
+        for (int p = 0; p < positions; p++) {
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < k; j++) {
+                max = Math.max(max, logProbs[p * k + j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < k; j++) {
+                sum += Math.exp(logProbs[p * k + j] - max);
+            }
+            double logSum = max + Math.log(sum);
+            for (int j = 0; j < k; j++) {
+                logQ[p * k + j] = logProbs[p * k + j] - logSum;
+                q[p * k + j] = scored[p] == 0 ? 0 : Math.exp(logQ[p * k + j]);
+            }
+        }
+        NDArray student = studentLogits.get(new NDIndex(":, :-1, :"));
+        if (student.getDataType() != type) {
+            student = student.toType(type, false);
+        }
+        if (temperature != 1.0) {
+            student = student.div(Djl.scalar(step, temperature, type));
+        }
+        NDArray logStudent = student.logSoftmax(-1).gather(step.create(tokens, new Shape(b, t - 1, k)), 2);
+        NDArray weights = Djl.fromDoubles(step, q, new Shape(b, t - 1, k), type);
+        NDArray constant = Djl.fromDoubles(step, logQ, new Shape(b, t - 1, k), type);
+        NDArray rows = weights.mul(constant.sub(logStudent)).sum(new int[] {1, 2});
+        return temperature == 1.0 ? rows : rows.mul(Djl.scalar(step, temperature * temperature, type));
+    }
 }

@@ -18,6 +18,7 @@ import dev.spruce.train.FullTrainable;
 import dev.spruce.train.LoraTrainable;
 import dev.spruce.train.Objective;
 import dev.spruce.train.TrainResult;
+import dev.spruce.train.TeacherTopK;
 import dev.spruce.train.TrainSettings;
 import dev.spruce.train.Trainable;
 import dev.spruce.train.Trainer;
@@ -62,7 +63,11 @@ public final class RecoverJob {
      * Distillation from a teacher (the unpruned model): the loss is {@code (1 - lmWeight)·τ²·KL + lmWeight·NLL}.
      * Null in {@link Settings} means the LM loss alone.
      */
-    public record Distill(String teacher, double temperature, double lmWeight) {}
+    public record Distill(String teacher, double temperature, double lmWeight, boolean precomputedTopK, int topK) {
+        public Distill(String teacher, double temperature, double lmWeight) {
+            this(teacher, temperature, lmWeight, false, 0);
+        }
+    }
 
     /**
      * What recovery needs. {@code cutoff} and {@code trainOnInputs} apply to instruction data, {@code window}
@@ -104,6 +109,14 @@ public final class RecoverJob {
             throw new IllegalArgumentException("recover.distill.teacher " + s.distill().teacher() + " has vocab_size "
                     + teacher.vocabSize() + ", the model to recover " + s.model() + " has " + student.vocabSize()
                     + "; distillation needs the same vocabulary");
+        }
+        if (s.distill().precomputedTopK()) {
+            if (s.distill().topK() > teacher.vocabSize()) {
+                throw new IllegalArgumentException("recover.distill.top-k = " + s.distill().topK() + " exceeds the "
+                        + "teacher's vocab_size " + teacher.vocabSize());
+            }
+            return new Objective.TopKDistillation(s.distill().topK(), s.distill().temperature(),
+                    s.distill().lmWeight());
         }
         return new Objective.Distillation(new ModelRef(s.distill().teacher(), s.dtype(), false),
                 s.distill().temperature(), s.distill().lmWeight());
@@ -150,6 +163,15 @@ public final class RecoverJob {
             facts.put("malformed_records", data.malformed());
             facts.put("prompt_longer_than_cutoff", data.promptTooLong());
             samples = data.samples();
+        }
+        if (s.distill() != null && s.distill().precomputedTopK()) {
+            samples = TeacherTopK.attach(spark, samples, new ModelRef(s.distill().teacher(), s.dtype(), false),
+                    s.distill().topK(), s.distill().temperature(), s.train().microBatch(), s.train().padId(),
+                    run.resolve(STAGE + "/teacher-top-k"));
+            facts.put("teacher_source", "top-k");
+            facts.put("top_k", s.distill().topK());
+        } else if (s.distill() != null) {
+            facts.put("teacher_source", "resident");
         }
         LOG.info("recover: objective {}", s.distill() == null ? "lm (next-token NLL)" : "distill from "
                 + s.distill().teacher() + " at temperature " + s.distill().temperature() + ", lm-weight "

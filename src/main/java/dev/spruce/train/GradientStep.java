@@ -94,7 +94,7 @@ public final class GradientStep {
                     rowSeeds[r] = rowSeed(seed, chunk.get(r).getId(), step);
                 }
             }
-            loss += microBatch(base, trainable, objective, names, shapes, values, batch, rowSeeds, gradients);
+            loss += microBatch(base, trainable, objective, names, shapes, values, chunk, batch, rowSeeds, gradients);
             tokens += predicted;
         }
         if (training) {
@@ -109,7 +109,8 @@ public final class GradientStep {
 
     /** Runs one micro-batch, adds its gradients into {@code gradients} (when training) and returns its NLL. */
     private static double microBatch(LlamaModel base, Trainable trainable, Objective objective, List<String> names,
-                                     Map<String, long[]> shapes, double[][] values, TokenBatch batch,
+                                     Map<String, long[]> shapes, double[][] values, List<TokenSample> rows,
+                                     TokenBatch batch,
                                      long[] rowSeeds, double[][] gradients) {
         boolean training = gradients != null;
         try (NDManager step = base.manager().newSubManager();
@@ -124,7 +125,7 @@ public final class GradientStep {
             }
             Trainable.Binding binding = trainable.bind(base, step, leaves, rowSeeds);
             NDArray logits = binding.model().logits(step, batch, binding.hooks());
-            NDArray loss = objective.sum(step, logits, batch);
+            NDArray loss = objective.sum(step, logits, batch, rows);
             if (training) {
                 Djl.backward(loss);
                 for (int p = 0; p < names.size(); p++) {

@@ -178,4 +178,89 @@ class DistillationLossTest {
             assertThrows(IllegalArgumentException.class, () -> DistillationLoss.rowSums(m, s, t, batch, 0.0));
         }
     }
+
+    /** The teacher's top-k of log softmax(z/τ) at every position, flattened [B][T-1][k], from plain Java. */
+    private static void topK(double[] teacher, double tau, int k, long[] tokens, double[] logProbs) {
+        for (int r = 0; r < B; r++) {
+            for (int t = 0; t < T - 1; t++) {
+                double[] lp = logSoftmax(teacher, r, t, tau);
+                Integer[] order = new Integer[V];
+                for (int v = 0; v < V; v++) {
+                    order[v] = v;
+                }
+                java.util.Arrays.sort(order, (a, c) -> Double.compare(lp[c], lp[a]));
+                for (int j = 0; j < k; j++) {
+                    int at = (r * (T - 1) + t) * k + j;
+                    tokens[at] = order[j];
+                    logProbs[at] = lp[order[j]];
+                }
+            }
+        }
+    }
+
+    private static double[] scored(TokenBatch batch) {
+        double[] scored = new double[B * (T - 1)];
+        for (int r = 0; r < B; r++) {
+            for (int t = 0; t < T - 1; t++) {
+                scored[r * (T - 1) + t] = batch.labels()[r][t + 1] == TokenBatch.IGNORE ? 0 : 1;
+            }
+        }
+        return scored;
+    }
+
+    @Test
+    void topKTargetsOverTheWholeVocabularyGiveTheFullLoss() {
+        TokenBatch batch = batch();
+        double[] student = random(8, 2.0);
+        double[] teacher = random(9, 2.0);
+        long[] tokens = new long[B * (T - 1) * V];
+        double[] logProbs = new double[tokens.length];
+        topK(teacher, 2.0, V, tokens, logProbs);
+        try (NDManager m = NDManager.newBaseManager()) {
+            double[] full = DistillationLoss.rowSums(m, m.create(student, new Shape(B, T, V)),
+                    m.create(teacher, new Shape(B, T, V)), batch, 2.0).toDoubleArray();
+            double[] fromTopK = DistillationLoss.topKRowSums(m, m.create(student, new Shape(B, T, V)), tokens, logProbs,
+                    scored(batch), V, 2.0).toDoubleArray();
+            for (int r = 0; r < B; r++) {
+                assertEquals(full[r], fromTopK[r], 1e-12 * Math.abs(full[r]), "row " + r);
+            }
+        }
+    }
+
+    @Test
+    void topKTargetsAreRenormalisedOverTheirKTokens() {
+        TokenBatch batch = batch();
+        double[] student = random(10, 2.0);
+        double[] teacher = random(11, 2.0);
+        int k = 3;
+        double tau = 1.5;
+        long[] tokens = new long[B * (T - 1) * k];
+        double[] logProbs = new double[tokens.length];
+        topK(teacher, tau, k, tokens, logProbs);
+        double[] expected = new double[B];
+        for (int r = 0; r < B; r++) {
+            for (int t = 0; t < T - 1; t++) {
+                if (batch.labels()[r][t + 1] == TokenBatch.IGNORE) {
+                    continue;
+                }
+                double[] logS = logSoftmax(student, r, t, tau);
+                int at = (r * (T - 1) + t) * k;
+                double norm = 0;
+                for (int j = 0; j < k; j++) {
+                    norm += Math.exp(logProbs[at + j]);
+                }
+                for (int j = 0; j < k; j++) {
+                    double q = Math.exp(logProbs[at + j]) / norm;
+                    expected[r] += tau * tau * q * (Math.log(q) - logS[(int) tokens[at + j]]);
+                }
+            }
+        }
+        try (NDManager m = NDManager.newBaseManager()) {
+            double[] actual = DistillationLoss.topKRowSums(m, m.create(student, new Shape(B, T, V)), tokens, logProbs,
+                    scored(batch), k, tau).toDoubleArray();
+            for (int r = 0; r < B; r++) {
+                assertEquals(expected[r], actual[r], 1e-12 * Math.abs(expected[r]), "row " + r);
+            }
+        }
+    }
 }

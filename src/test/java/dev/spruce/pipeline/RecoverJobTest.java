@@ -214,4 +214,35 @@ class RecoverJobTest {
             }
         }
     }
+
+    @Test
+    void precomputedTopKTargetsAreWrittenOnceAndTrainWithoutATeacherTask() throws Exception {
+        TestSpark.session();
+        LlamaConfig c = TinyModels.builder(2, 4, 2).vocabSize(259).maxPositionEmbeddings(512).build();
+        Path teacher = tinyModel("teacher-k", c, 5);
+        Path student = tinyModel("student-k", c, 6);
+        Path data = Files.writeString(dir.resolve("topk.jsonl"), ("{\"body\": \"" + "over the lazy dog ".repeat(4)
+                + "\"}\n").repeat(5));
+        Path out = dir.resolve("topk-run");
+
+        CliRun.Result r = CliRun.spruce("recover", "-c", textConf("topk", student, teacher, data, out,
+                "distill { teacher-source = top-k, top-k = 8 }").toString());
+
+        assertEquals(0, r.exit(), r.err());
+        JsonNode recover = new ObjectMapper().readTree(out.resolve("run.json").toFile()).path("recover");
+        assertEquals("distill-top-k", recover.path("objective").asText());
+        assertEquals("top-k", recover.path("teacher_source").asText());
+        assertEquals(8, recover.path("top_k").asInt());
+        // 5 documents of 72 bytes = 73 tokens with BOS: 4 windows of 16 each
+        assertEquals(20, recover.path("windows").asInt());
+        String about = Files.readString(out.resolve("recover/teacher-top-k/targets.json"));
+        assertTrue(about.contains("\"k\": 8") && about.contains("\"samples\": 20"), about);
+        assertTrue(Files.exists(out.resolve("recover/merged/model.safetensors")));
+
+        CliRun.Result tooMany = CliRun.spruce("recover", "-c", textConf("topk-bad", student, teacher, data,
+                dir.resolve("topk-bad"), "distill { teacher-source = top-k, top-k = 300 }").toString());
+        assertEquals(1, tooMany.exit());
+        assertTrue(tooMany.err().contains("recover.distill.top-k = 300 exceeds the teacher's vocab_size 259"),
+                tooMany.err());
+    }
 }

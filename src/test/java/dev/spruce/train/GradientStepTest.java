@@ -251,4 +251,38 @@ class GradientStepTest {
         StepTotals lm = GradientStep.gradients(base, lora, zeroB, samples(), 1, 0, 2, 0);
         assertTrue(lm.loss() > 1, "the LM loss of the same student is not 0: " + lm.loss());
     }
+
+    @Test
+    void precomputedTopKTargetsOverTheVocabularyTrainLikeTheResidentTeacher() {
+        Map<String, double[]> teacherWeights = TinyModels.randomWeights(CONFIG, 78);
+        Objective resident = distillationFrom(teacherWeights, "teacher-78", 2.0, 0.2);
+        LoraTrainable lora = new LoraTrainable(CONFIG, new LoraSettings(2, 4, 0.0, LoraSettings.ALL_LINEAR));
+        double[][] values = loraValues(lora);
+        List<TokenSample> withTargets;
+        try (LlamaModel teacher = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, teacherWeights), DataType.FLOAT64,
+                Device.cpu())) {
+            List<TokenSample> samples = samples();
+            withTargets = new ArrayList<>(TeacherTopK.targets(teacher, samples.subList(0, 2), CONFIG.vocabSize(), 2.0,
+                    0));
+            withTargets.addAll(TeacherTopK.targets(teacher, samples.subList(2, 5), CONFIG.vocabSize(), 2.0, 0));
+        }
+        // predicted tokens 3, 2, 5, 5, 7: one target row of vocab entries each
+        assertEquals(3 * CONFIG.vocabSize(), withTargets.get(0).getTeacherTokens().length);
+        assertEquals(7 * CONFIG.vocabSize(), withTargets.get(4).getTeacherLogProbs().length);
+        Objective topK = new Objective.TopKDistillation(CONFIG.vocabSize(), 2.0, 0.2);
+
+        StepTotals expected = GradientStep.gradients(base, lora, resident, values, samples(), 1, 0, 2, 0);
+        StepTotals actual = GradientStep.gradients(base, lora, topK, values, withTargets, 1, 0, 3, 0);
+
+        // The targets are stored in float32: equal to float32 precision.
+        assertEquals(expected.loss(), actual.loss(), 1e-6 * Math.abs(expected.loss()));
+        for (int p = 0; p < expected.gradients().length; p++) {
+            for (int i = 0; i < expected.gradients()[p].length; i++) {
+                assertEquals(expected.gradients()[p][i], actual.gradients()[p][i], 1e-6, "p" + p + "[" + i + "]");
+            }
+        }
+        IllegalStateException missing = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                () -> GradientStep.loss(base, lora, topK, values, samples(), 2, 0));
+        assertTrue(missing.getMessage().contains("sample 100 has no top-"), missing.getMessage());
+    }
 }
