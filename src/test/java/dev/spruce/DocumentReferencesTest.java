@@ -56,6 +56,39 @@ class DocumentReferencesTest {
         assertEquals(List.of(), dangling(root, files), "dangling document references");
     }
 
+    /** {@code SomeTest#method} in the docs names a test that exists, so a guard the docs promise is real. */
+    @Test
+    void everyTestTheDocsNameExists() throws IOException {
+        Path root = Path.of("").toAbsolutePath();
+        Pattern named = Pattern.compile("\\b([A-Z]\\w*Test)#(\\w+)");
+        List<String> missing = new ArrayList<>();
+        int checked = 0;
+        for (Path doc : citingFiles(root)) {
+            if (!doc.toString().endsWith(".md")) {
+                continue;
+            }
+            Matcher m = named.matcher(Files.readString(doc, StandardCharsets.UTF_8));
+            while (m.find()) {
+                checked++;
+                String method = m.group(2);
+                List<Path> classes;
+                try (Stream<Path> walk = Files.walk(root.resolve("src/test/java"))) {
+                    classes = walk.filter(p -> p.getFileName().toString().equals(m.group(1) + ".java")).toList();
+                }
+                boolean found = false;
+                for (Path c : classes) {
+                    found |= Pattern.compile("\\bvoid " + Pattern.quote(method) + "\\(").matcher(Files.readString(c))
+                            .find();
+                }
+                if (!found) {
+                    missing.add(root.relativize(doc) + ": " + m.group());
+                }
+            }
+        }
+        assertTrue(checked >= 10, "expected the docs to name their guarding tests, found " + checked);
+        assertEquals(List.of(), missing, "tests named in the docs that do not exist");
+    }
+
     @Test
     void theCheckFindsMissingDocumentsSectionsAndOutsideCitations(@TempDir Path root) throws IOException {
         Files.createDirectories(root.resolve("docs/methods"));
