@@ -141,6 +141,23 @@ class DistributedTrainingTest {
     }
 
     @Test
+    void topKDistillationOnOneAndThreePartitionsGivesTheSameLoraWeights() {
+        List<TokenSample> samples;
+        try (LlamaModel teacher = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, TinyModels.randomWeights(CONFIG, 56)),
+                DataType.FLOAT64, Device.cpu())) {
+            samples = TeacherTopK.targets(teacher, randomSamples(), 5, 1.0, 0);
+        }
+        Objective topK = new Objective.TopKDistillation(5, 1.0, 0.0);
+        LoraTrainable lora = new LoraTrainable(CONFIG, LORA);
+        TrainResult one = new Trainer(spark, model, lora, topK, loraSettings().partitions(1).build(),
+                Fs.path(dir.resolve("topk-p1").toString())).train(dataset(samples, 1));
+        TrainResult three = new Trainer(spark, model, lora, topK, loraSettings().partitions(3).build(),
+                Fs.path(dir.resolve("topk-p3").toString())).train(dataset(samples, 3));
+        assertTrue(maxChange(lora.initialValues(7), one.parameters()) > 1e-3, "training did not move the weights");
+        assertParametersEqual(one.parameters(), three.parameters(), 1e-12, "top-k distillation, 3 partitions");
+    }
+
+    @Test
     void oneTwoAndThreeUnevenPartitionsGiveTheSameLoraWeightsAndLosses() {
         LoraTrainable lora = new LoraTrainable(CONFIG, LORA);
         List<TokenSample> samples = randomSamples();
