@@ -42,7 +42,7 @@ public final class EvaluateCommand implements Callable<Integer> {
                     + "report)");
         }
         JobConfig c = job.load();
-        EvaluateSettings settings = EvaluateSettings.fromConfig(c.raw());
+        EvaluateSettings settings = EvaluateConfig.read(c.raw());
         List<NamedModel> named = new ArrayList<>();
         for (String model : models.isEmpty() ? List.of(c.required("model.path")) : models) {
             named.add(NamedModel.parse(model));

@@ -1,6 +1,5 @@
 package dev.spruce.cli;
 
-import dev.spruce.eval.EvaluateSettings;
 import dev.spruce.eval.Evaluation;
 import dev.spruce.eval.NamedModel;
 import dev.spruce.eval.report.EvalReport;
@@ -54,7 +53,7 @@ public final class PipelineCommand implements Callable<Integer> {
         Path table = new Path(run.root(), "summary.txt");
         if (!(run.isDone("evaluate") && job.resume)) {
             long started = System.nanoTime();
-            Evaluation.Outcome outcome = Evaluation.evaluate(spark, EvaluateSettings.fromConfig(c.raw()), models);
+            Evaluation.Outcome outcome = Evaluation.evaluate(spark, EvaluateConfig.read(c.raw()), models);
             EvalReport report = new EvalReport(outcome.models(), outcome.skipped());
             report.write(reportDir, true);
             Fs.writeStringAtomically(table, report.consoleTable());

@@ -1,7 +1,5 @@
 package dev.spruce.eval;
 
-import com.typesafe.config.Config;
-import com.typesafe.config.ConfigException;
 import dev.spruce.data.TextSource;
 import dev.spruce.eval.tasks.McFormat;
 import dev.spruce.eval.tasks.McLoadResult;
@@ -24,7 +22,7 @@ import org.apache.spark.sql.functions;
 
 /**
  * What {@code spruce evaluate} (and the pipeline's evaluate stage) measures: the {@code spruce.evaluate} section
- * of the configuration, documented option by option in reference.conf.
+ * of the configuration (read by {@code cli.EvaluateConfig}), documented option by option in reference.conf.
  *
  * @param maxLength   most tokens read per multiple-choice request (the context is cut from the left); 0 = the
  *                    model's {@code max_position_embeddings}
@@ -124,63 +122,6 @@ public record EvaluateSettings(List<PerplexityDataset> perplexity, List<TaskFile
         public Generation {
             prompts = List.copyOf(prompts);
         }
-    }
-
-    /** Reads the settings from a whole configuration (the {@code spruce} object of a job file). */
-    public static EvaluateSettings fromConfig(Config spruce) {
-        Config e = spruce.getConfig("evaluate");
-        List<PerplexityDataset> perplexity = new ArrayList<>();
-        List<? extends Config> datasets = e.getConfigList("perplexity");
-        for (int i = 0; i < datasets.size(); i++) {
-            String where = SECTION + ".perplexity[" + i + "]";
-            Config d = entry(datasets.get(i), where, List.of("name", "path", "format", "field", "seq-len", "stride"),
-                    List.of("name", "path"));
-            try {
-                perplexity.add(new PerplexityDataset(d.getString("name"), d.getString("path"),
-                        optional(d, "format", "text"), optional(d, "field", "text"),
-                        d.hasPath("seq-len") ? d.getInt("seq-len") : PerplexityProtocol.DEFAULT_SEQ_LEN,
-                        d.hasPath("stride") ? d.getInt("stride") : 0));
-            } catch (ConfigException | IllegalArgumentException ex) {
-                throw new IllegalArgumentException("configuration: " + where + ": " + ex.getMessage(), ex);
-            }
-        }
-        List<TaskFile> tasks = new ArrayList<>();
-        List<? extends Config> taskEntries = e.getConfigList("tasks");
-        for (int i = 0; i < taskEntries.size(); i++) {
-            String where = SECTION + ".tasks[" + i + "]";
-            Config t = entry(taskEntries.get(i), where, List.of("name", "path", "format"), List.of("path", "format"));
-            try {
-                McFormat format = McFormat.forName(t.getString("format"));
-                tasks.add(new TaskFile(optional(t, "name", format.defaultTaskName()), t.getString("path"), format));
-            } catch (ConfigException | IllegalArgumentException ex) {
-                throw new IllegalArgumentException("configuration: " + where + ": " + ex.getMessage(), ex);
-            }
-        }
-        Config g = e.getConfig("generation");
-        Generation generation = new Generation(g.getStringList("prompts"), new Generator.Settings(
-                g.getInt("max-new-tokens"), g.getDouble("temperature"), g.getDouble("top-p"), g.getLong("seed")));
-        return new EvaluateSettings(perplexity, tasks, e.getInt("max-length"), e.getInt("batch-tokens"),
-                e.getInt("partitions"), e.getString("dtype"), spruce.getBoolean("model.cpu-only"), generation);
-    }
-
-    /** Rejects unknown and missing keys of a list entry, which reference.conf cannot check. */
-    private static Config entry(Config c, String where, List<String> known, List<String> required) {
-        for (String key : c.root().keySet()) {
-            if (!known.contains(key)) {
-                throw new IllegalArgumentException("configuration: " + where + ": unknown key '" + key
-                        + "' (expected " + String.join(", ", known) + ")");
-            }
-        }
-        for (String key : required) {
-            if (!c.hasPath(key) || c.getValue(key).unwrapped().toString().isBlank()) {
-                throw new IllegalArgumentException("configuration: " + where + "." + key + " must be set");
-            }
-        }
-        return c;
-    }
-
-    private static String optional(Config c, String key, String fallback) {
-        return c.hasPath(key) ? c.getString(key) : fallback;
     }
 
     private static void requireUnique(List<String> names, String list) {
