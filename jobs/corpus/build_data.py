@@ -560,7 +560,8 @@ def readme(sources, docs, counts):
         % (counts["calibration"], CALIBRATION_MIN_WORDS, CALIBRATION_PER_SOURCE["austen"],
            ", ".join(CALIBRATION_PER_SOURCE)),
         "  drawn with the seed; consecutive paragraphs of one document are joined until a passage is long enough,",
-        "  paragraphs over %d words are first cut at sentence boundaries." % CALIBRATION_MAX_WORDS,
+        "  paragraphs over %d words are first cut at sentence boundaries. The demo also recovers on it" % CALIBRATION_MAX_WORDS,
+        "  (distillation on its 128-token windows): training-split text only, so `heldout.txt` stays unseen.",
         "- `heldout.txt`: %d held-out records, %d characters, never in the training split: paragraphs (the"
         % (counts["heldout"], counts["heldout_chars"]),
         "  addresses, which have no paragraphs, cut at sentence boundaries into passages of at most %d words)."
