@@ -29,9 +29,9 @@ import scala.Tuple2;
 
 /**
  * Importance on Spark. Each task accumulates its shard's gradients on its executor's cached model and
- * emits signed partial sums keyed by (member, row block); {@code reduceByKey} adds them exactly, so no
- * process holds every gradient; each reduced block becomes its piece of a member vector; the driver
- * collects only those vectors and scores the units.
+ * emits signed partial sums keyed by (member, row block); {@link OrderedSums} adds them in shard order, so no
+ * process holds every gradient and the sums are bit-identical from run to run; each reduced block becomes its
+ * piece of a member vector; the driver collects only those vectors and scores the units.
  */
 public final class DistributedImportance {
     private static final Logger LOG = LoggerFactory.getLogger("spruce");
@@ -92,9 +92,9 @@ public final class DistributedImportance {
         progress.describe("gradients and partial sums over " + partitions + " shards");
         long started = System.nanoTime();
         CollectionAccumulator<String> devices = spark.sparkContext().collectionAccumulator("importance task devices");
-        JavaPairRDD<Long, double[]> reduced = rdd
-                .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices))
-                .reduceByKey(DistributedImportance::add);
+        JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
+                .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices)),
+                partitions);
         List<double[]> countRecords = reduced.lookup(COUNTS);
         if (countRecords.isEmpty() || countRecords.get(0)[0] == 0) {
             progress.finish();
@@ -106,10 +106,9 @@ public final class DistributedImportance {
         progress.done(partitions);
         progress.describe("member vectors from the summed blocks of " + partitions + " shards");
         long reduceStarted = System.nanoTime();
-        List<Tuple2<Long, double[]>> vectors = reduced
+        List<Tuple2<Long, double[]>> vectors = OrderedSums.sum(reduced
                 .filter(kv -> kv._1() != COUNTS)
-                .mapToPair(kv -> memberPiece(kv._1(), kv._2(), criterion, members, memberShapes, n))
-                .reduceByKey(DistributedImportance::add)
+                .mapToPair(kv -> memberPiece(kv._1(), kv._2(), criterion, members, memberShapes, n)), partitions)
                 .collect();
         Map<Member, double[]> assembled = assemble(vectors, members, memberShapes, criterion, blockElements);
         double reduceSeconds = (System.nanoTime() - reduceStarted) / 1e9;
@@ -128,19 +127,22 @@ public final class DistributedImportance {
     }
 
     /**
-     * A reduced block's piece of its member vector. Row-axis pieces keep their block key (they are disjoint
-     * slices); column-axis pieces are partial sums over the block's rows, re-keyed to block 0 to be added.
+     * A reduced block's piece of its member vector, keyed by (piece, block). Row-axis pieces keep their block key
+     * (they are disjoint slices); column-axis pieces are partial sums over the block's rows, re-keyed to block 0
+     * and added in block order.
      */
-    static Tuple2<Long, double[]> memberPiece(long key, double[] block, Criterion c, List<Member> members,
-                                              List<int[]> shapes, long n) {
+    static Tuple2<Tuple2<Long, Integer>, double[]> memberPiece(long key, double[] block, Criterion c,
+                                                               List<Member> members, List<int[]> shapes, long n) {
         Member m = members.get(memberOf(key));
         int[] shape = shapes.get(memberOf(key));
         if (c == Criterion.VECTORIZE) {
-            return new Tuple2<>(key, Salience.memberVector(c, block, null, n, shape[0], shape[1], m.axis()));
+            return new Tuple2<>(new Tuple2<>(key, 0),
+                    Salience.memberVector(c, block, null, n, shape[0], shape[1], m.axis()));
         }
         int rows = block.length / shape[1];
         double[] piece = Salience.memberVector(c, block, null, n, rows, shape[1], m.axis());
-        return new Tuple2<>(m.axis() == Axis.COLUMN ? key(memberOf(key), 0) : key, piece);
+        long pieceKey = m.axis() == Axis.COLUMN ? key(memberOf(key), 0) : key;
+        return new Tuple2<>(new Tuple2<>(pieceKey, blockOf(key)), piece);
     }
 
     private static Map<Member, double[]> assemble(List<Tuple2<Long, double[]>> pieces, List<Member> members,
@@ -159,7 +161,8 @@ public final class DistributedImportance {
         return out;
     }
 
-    private static Iterator<Tuple2<Long, double[]>> shard(Iterator<TokenSample> it, ModelRef ref,
+    /** A task's partial sums keyed by (member and block, the task's partition), the order they are added in. */
+    private static Iterator<Tuple2<Tuple2<Long, Integer>, double[]>> shard(Iterator<TokenSample> it, ModelRef ref,
             Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
             CollectionAccumulator<String> devices) {
         FailureInjection.maybeFail("importance");
@@ -167,10 +170,11 @@ public final class DistributedImportance {
         devices.add("executor " + SparkEnv.get().executorId() + " partition " + tc.partitionId() + " on "
                 + TaskDevice.current(ref.cpuOnly()) + (TaskDevice.gpuAddress() == null ? ""
                 : " (assigned gpu " + TaskDevice.gpuAddress() + ")"));
-        List<Tuple2<Long, double[]>> out = new ArrayList<>();
+        List<Tuple2<Tuple2<Long, Integer>, double[]>> out = new ArrayList<>();
         if (!it.hasNext()) {
             return out.iterator();
         }
+        int shardIndex = tc.partitionId();
         LlamaModel model = ExecutorModels.get(ref);
         try (GradientAccumulator acc = new GradientAccumulator(model, criterion, members)) {
             List<TokenSample> batch = new ArrayList<>(microBatch);
@@ -181,12 +185,12 @@ public final class DistributedImportance {
                     batch.clear();
                 }
             }
-            out.add(new Tuple2<>(COUNTS, new double[] {acc.samples(), acc.tokens()}));
+            out.add(new Tuple2<>(new Tuple2<>(COUNTS, shardIndex), new double[] {acc.samples(), acc.tokens()}));
             for (int m = 0; m < members.size(); m++) {
                 double[] partial = acc.partial(members.get(m));
                 int[] shape = GradientAccumulator.rowsCols(model.weight(members.get(m).tensor()));
                 if (criterion == Criterion.VECTORIZE) {
-                    out.add(new Tuple2<>(key(m, 0), partial));
+                    out.add(new Tuple2<>(new Tuple2<>(key(m, 0), shardIndex), partial));
                     continue;
                 }
                 int rowsPerBlock = rowsPerBlock(shape, blockElements);
@@ -194,18 +198,10 @@ public final class DistributedImportance {
                     int r1 = Math.min(shape[0], r0 + rowsPerBlock);
                     double[] piece = new double[(r1 - r0) * shape[1]];
                     System.arraycopy(partial, r0 * shape[1], piece, 0, piece.length);
-                    out.add(new Tuple2<>(key(m, block), piece));
+                    out.add(new Tuple2<>(new Tuple2<>(key(m, block), shardIndex), piece));
                 }
             }
         }
         return out.iterator();
-    }
-
-    static double[] add(double[] a, double[] b) {
-        double[] s = a.clone();
-        for (int i = 0; i < s.length; i++) {
-            s[i] += b[i];
-        }
-        return s;
     }
 }

@@ -1,5 +1,6 @@
 package dev.spruce.spark;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -121,14 +122,34 @@ class LocalClusterTest {
         ScoringSettings settings = ScoringSettings.blockWise(Criterion.PARAM_FIRST, LayerRange.all(2), LayerRange.all(2));
         ModelRef ref = new ModelRef(model, "float64", true);
         List<String> devices = new ArrayList<>();
+        List<DistributedImportance.Result> results = new ArrayList<>();
         DistributedImportance.Result result = null;
-        for (int job = 0; job < 2; job++) {
+        for (int job = 0; job < 3; job++) {
+            // Four shards over two executors, so the order the shuffle delivers partial sums in varies; the third
+            // job's first task fails once and is retried.
+            sc.setLocalProperty(FailureInjection.PROPERTY_PREFIX + "importance",
+                    job == 2 ? dir.resolve("fail-once-marker").toString() : null);
             try (SafetensorsModel st = SafetensorsModel.open(Fs.path(model))) {
                 result = DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st),
-                        spark.createDataset(sc.parallelize(list, 2).rdd(), Encoders.bean(TokenSample.class)),
+                        spark.createDataset(sc.parallelize(list, 4).rdd(), Encoders.bean(TokenSample.class)),
                         settings, 2, 0, 64);
+            } finally {
+                sc.setLocalProperty(FailureInjection.PROPERTY_PREFIX + "importance", null);
             }
-            devices.addAll(result.taskDevices());
+            results.add(result);
+            if (job < 2) {
+                devices.addAll(result.taskDevices());
+            }
+        }
+        assertTrue(Files.exists(dir.resolve("fail-once-marker")), "the injected failure did not happen");
+        // Sums are added in shard order: repeated runs and a retried run give bit-identical scores.
+        for (int job = 1; job < 3; job++) {
+            for (int l = 0; l < 2; l++) {
+                assertArrayEquals(results.get(0).scores().attention()[l], results.get(job).scores().attention()[l],
+                        0.0, "attention scores of run " + job);
+                assertArrayEquals(results.get(0).scores().mlp()[l], results.get(job).scores().mlp()[l], 0.0,
+                        "MLP scores of run " + job);
+            }
         }
         // Each executor saw exactly one GPU address, and the two executors saw different ones.
         Pattern p = Pattern.compile("executor (\\S+) partition \\d+ on cpu\\(\\) \\(assigned gpu (\\d+)\\)");
