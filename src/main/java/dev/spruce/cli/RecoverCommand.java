@@ -55,7 +55,7 @@ public final class RecoverCommand implements Callable<Integer> {
                 c.string("recover.data.format"), kind == RecoverJob.DataKind.TEXT ? c.string("recover.data.field") : null),
                 kind, c.integer("recover.cutoff"), c.integer("recover.data.window"), c.integer("recover.data.windows"),
                 c.flag("recover.train-on-inputs"), c.string("recover.dtype"), c.flag("recover.use-best"), full, lora,
-                TrainConfig.read(c, "recover.train", padId, resume), distill);
+                TrainConfig.read(c, "recover.train", padId, resume), distill, c.number("recover.data.max-bad-fraction"));
     }
 
     private static boolean precomputed(JobConfig c) {

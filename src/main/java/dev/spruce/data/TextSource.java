@@ -19,6 +19,13 @@ import org.apache.spark.sql.functions;
  */
 public record TextSource(String path, String format, String field) implements Serializable {
     public static final List<String> FORMATS = List.of("text", "text-files", "json", "jsonl", "parquet");
+    /**
+     * The longest record (a line of text or JSON Lines, a text-files document, a text field) spruce reads, in
+     * bytes. Longer lines are skipped by the line reader without being held, longer documents and fields are
+     * dropped before tokenization (a tokenizer's memory grows with its input), and {@link InputCheck} counts them.
+     */
+    public static final int MAX_RECORD_BYTES = 1 << 20;
+    private static final String LINE_LIMIT = "mapreduce.input.linerecordreader.line.maxlength";
 
     public TextSource {
         if (path == null || path.isBlank()) {
@@ -37,22 +44,23 @@ public record TextSource(String path, String format, String field) implements Se
             throw new IllegalArgumentException(path + ": no such file or directory");
         }
         return switch (format) {
-            case "text" -> spark.read().text(location);
+            case "text" -> spark.read().option(LINE_LIMIT, MAX_RECORD_BYTES).text(location);
             case "text-files" -> spark.read().option("wholetext", true).text(location);
             case "json" -> spark.read().option("multiLine", true).json(location);
-            case "jsonl" -> spark.read().json(location);
+            case "jsonl" -> spark.read().option(LINE_LIMIT, MAX_RECORD_BYTES).json(location);
             case "parquet" -> spark.read().parquet(location);
             default -> throw new IllegalStateException(format);
         };
     }
 
-    /** The documents: non-empty strings of the text column. */
+    /** The documents: non-empty strings of the text column, at most {@link #MAX_RECORD_BYTES} long. */
     public Dataset<String> documents(SparkSession spark) {
         Dataset<Row> rows = rows(spark);
         String column = format.startsWith("text") ? "value" : field;
         requireColumn(rows, column);
         return rows.select(functions.col(column).cast("string"))
-                .filter(functions.col(column).isNotNull().and(functions.length(functions.col(column)).gt(0)))
+                .filter(functions.col(column).isNotNull().and(functions.length(functions.col(column)).gt(0))
+                        .and(functions.octet_length(functions.col(column)).leq(MAX_RECORD_BYTES)))
                 .as(Encoders.STRING());
     }
 

@@ -1,6 +1,7 @@
 package dev.spruce.pipeline;
 
 import dev.spruce.data.CalibrationSet;
+import dev.spruce.data.InputCheck;
 import dev.spruce.data.ContentKeys;
 import dev.spruce.data.TokenSample;
 import dev.spruce.importance.DistributedImportance;
@@ -42,7 +43,8 @@ public final class PruneJob {
     public record Settings(String modelPath, String dtype, boolean cpuOnly, String outputDir, boolean overwrite,
                            long maxShardBytes, CalibrationSet.Settings calibration, int microBatch,
                            ScoringSettings scoring, int blockElements, PlanSettings plan, String master,
-                           String appName, boolean ui, Map<String, String> sparkConf, String configJson) {}
+                           String appName, boolean ui, Map<String, String> sparkConf, String configJson,
+                           double maxBadFraction) {}
 
     /** What a finished run produced. */
     public record Outcome(Path modelDir, PrunePlan plan, ImportanceScores scores) {}
@@ -62,11 +64,23 @@ public final class PruneJob {
         Path source = Fs.path(s.modelPath());
         requireModel(source);
         new ModelRef(s.modelPath(), s.dtype(), s.cpuOnly()); // validates model.dtype before any work
+        InputCheck.Report input = InputCheck.check(s.calibration().source(), "calibration", s.maxBadFraction());
+        logInput("calibration", input);
         RunDirectory run = RunDirectory.open(Fs.path(s.outputDir()), resume, s.overwrite());
         SparkSession spark = SparkSessions.create(s.appName(), s.master(), s.ui(), s.sparkConf());
         run.put("configuration", parse(s.configJson()));
+        run.put("calibration_input", input.toMap());
         run.put("versions", Versions.all(spark));
         return new PruneJob(s, spark, run).execute();
+    }
+
+    /** Logs what the input check counted, with a warning when records will be dropped. */
+    static void logInput(String what, InputCheck.Report r) {
+        LOG.info("{}: {} file(s), {} records in {}", what, r.files(), r.records(), r.path());
+        if (r.malformed() + r.tooLong() > 0) {
+            LOG.warn("{}: dropping {} malformed and {} over-long records of {} (first: {})", what, r.malformed(),
+                    r.tooLong(), r.records(), r.firstProblem());
+        }
     }
 
     private static com.fasterxml.jackson.databind.JsonNode parse(String json) {

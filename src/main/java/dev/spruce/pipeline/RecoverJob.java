@@ -1,6 +1,7 @@
 package dev.spruce.pipeline;
 
 import dev.spruce.data.CalibrationSet;
+import dev.spruce.data.InputCheck;
 import dev.spruce.data.InstructionSet;
 import dev.spruce.data.TextSource;
 import dev.spruce.data.TokenSample;
@@ -75,12 +76,12 @@ public final class RecoverJob {
      */
     public record Settings(String model, TextSource data, DataKind kind, int cutoff, int window, int windows,
                            boolean trainOnInputs, String dtype, boolean useBest, boolean fullParameters,
-                           LoraSettings lora, TrainSettings train, Distill distill) {
+                           LoraSettings lora, TrainSettings train, Distill distill, double maxBadFraction) {
         /** LoRA on instruction data with the LM loss: the reference setting. */
         public Settings(String model, TextSource data, int cutoff, boolean trainOnInputs, String dtype,
                         boolean useBest, LoraSettings lora, TrainSettings train) {
             this(model, data, DataKind.INSTRUCTIONS, cutoff, 0, 0, trainOnInputs, dtype, useBest, false, lora, train,
-                    null);
+                    null, InputCheck.DEFAULT_MAX_BAD_FRACTION);
         }
     }
 
@@ -142,6 +143,9 @@ public final class RecoverJob {
             facts.put("lm_weight", s.distill().lmWeight());
         }
         facts.put("data", s.data().path());
+        InputCheck.Report input = InputCheck.check(s.data(), "recover.data", s.maxBadFraction());
+        PruneJob.logInput("recover.data", input);
+        facts.put("data_input", input.toMap());
         facts.put("data_kind", s.kind().name().toLowerCase(Locale.ROOT));
         Dataset<TokenSample> samples;
         if (s.kind() == DataKind.TEXT) {
