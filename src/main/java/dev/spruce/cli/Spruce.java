@@ -20,7 +20,12 @@ public final class Spruce implements Runnable {
     public static int run(String... args) {
         CommandLine cl = new CommandLine(new Spruce());
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
-            cmd.getErr().println("spruce: error: " + (ex.getMessage() == null ? ex.toString() : ex.getMessage()));
+            String line = Errors.oneLine(ex);
+            if (Errors.fromSpark(ex)) {
+                java.nio.file.Path trace = Errors.writeTrace(ex);
+                line += trace == null ? "" : "; full trace in " + trace;
+            }
+            cmd.getErr().println("spruce: error: " + line);
             if (System.getenv("SPRUCE_DEBUG") != null) {
                 ex.printStackTrace(cmd.getErr());
             }
