@@ -31,7 +31,13 @@ public final class Spruce implements Runnable {
             }
             return 1;
         });
-        return cl.execute(args);
+        try {
+            return cl.execute(args);
+        } catch (org.apache.hadoop.fs.FSError e) {
+            // A full or failing disk outside spruce's own writers (Spark's): one line, like every other error.
+            cl.getErr().println("spruce: error: " + Errors.oneLine(e));
+            return 1;
+        }
     }
 
     @Override

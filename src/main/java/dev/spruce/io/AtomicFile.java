@@ -1,9 +1,11 @@
 package dev.spruce.io;
 
+import java.io.FilterOutputStream;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.UUID;
+import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
@@ -31,7 +33,7 @@ public final class AtomicFile implements AutoCloseable {
         FileSystem fs = Fs.fs(target);
         Path temporary = new Path(target.getParent(), "." + target.getName() + ".tmp-" + UUID.randomUUID());
         try {
-            return new AtomicFile(fs, target, temporary, fs.create(temporary, true));
+            return new AtomicFile(fs, target, temporary, new DiskErrors(fs.create(temporary, true), target));
         } catch (IOException e) {
             Fs.deleteQuietly(temporary);
             throw new UncheckedIOException("cannot create " + temporary + ": " + e.getMessage(), e);
@@ -89,5 +91,59 @@ public final class AtomicFile implements AutoCloseable {
     @Override
     public void close() {
         abort();
+    }
+
+    /**
+     * Hadoop's local file system reports a full disk as {@link FSError}, an Error that would escape every catch of
+     * IOException and end the JVM with a raw trace; this turns it into an IOException that names the target.
+     */
+    private static final class DiskErrors extends FilterOutputStream {
+        private final Path target;
+
+        DiskErrors(OutputStream out, Path target) {
+            super(out);
+            this.target = target;
+        }
+
+        private IOException named(FSError e) {
+            Throwable cause = e.getCause() == null ? e : e.getCause();
+            return new IOException(target + ": cannot write: " + cause.getMessage(), e);
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            try {
+                out.write(b);
+            } catch (FSError e) {
+                throw named(e);
+            }
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            try {
+                out.write(b, off, len);
+            } catch (FSError e) {
+                throw named(e);
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            try {
+                out.flush();
+            } catch (FSError e) {
+                throw named(e);
+            }
+        }
+
+        @Override
+        public void close() throws IOException {
+            try {
+                out.close();
+            } catch (FSError e) {
+                throw named(e);
+            }
+        }
     }
 }
