@@ -167,6 +167,24 @@ class LocalClusterTest {
                 .map(x -> SparkEnv.get().executorId() + "=" + ExecutorModels.loads(ref)).distinct().collect();
         List<String> expectedLoads = gpuOfExecutor.keySet().stream().map(e -> e + "=1").sorted().toList();
         assertEquals(expectedLoads, loads.stream().sorted().toList(), "model loads per executor");
+        // An executor killed mid-importance: Spark loses it, its model and its shuffle output, recomputes on the
+        // executors it has, and the sums, added in shard order, come out bit-identical again.
+        sc.setLocalProperty(FailureInjection.KILL_PREFIX + "importance", dir.resolve("kill-marker").toString());
+        DistributedImportance.Result afterKill;
+        try (SafetensorsModel st = SafetensorsModel.open(Fs.path(model))) {
+            afterKill = DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st),
+                    spark.createDataset(sc.parallelize(list, 4).rdd(), Encoders.bean(TokenSample.class)),
+                    settings, 2, 0, 64);
+        } finally {
+            sc.setLocalProperty(FailureInjection.KILL_PREFIX + "importance", null);
+        }
+        assertTrue(Files.exists(dir.resolve("kill-marker")), "no executor was killed");
+        for (int l = 0; l < 2; l++) {
+            assertArrayEquals(results.get(0).scores().attention()[l], afterKill.scores().attention()[l], 0.0,
+                    "attention scores after an executor was killed");
+            assertArrayEquals(results.get(0).scores().mlp()[l], afterKill.scores().mlp()[l], 0.0,
+                    "MLP scores after an executor was killed");
+        }
         // The result equals the single-node computation.
         ImportanceScores single;
         try (LlamaModel m = ModelFiles.load(Fs.path(model), DataType.FLOAT64, Device.cpu())) {
