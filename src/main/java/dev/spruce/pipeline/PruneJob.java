@@ -11,6 +11,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.WeightCheck;
 import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.prune.ApplyOptions;
 import dev.spruce.prune.PlanApplier;
@@ -177,7 +178,10 @@ public final class PruneJob {
         return f;
     }
 
-    /** Fails with a clear message (and before any output exists) when the model directory is incomplete. */
+    /**
+     * Fails with a clear message (and before any output exists) when the model directory is incomplete, or its
+     * weights disagree with its config or hold NaN in a sample ({@link WeightCheck}).
+     */
     static void requireModel(Path dir) {
         if (!Fs.exists(dir)) {
             throw new InvalidModelException(dir + ": model directory not found");
@@ -191,5 +195,6 @@ public final class PruneJob {
             throw new InvalidModelException(dir + ": tokenizer.json not found (calibration text is tokenized with the "
                     + "model's own tokenizer)");
         }
+        ModelFiles.check(dir, WeightCheck.Scan.SAMPLE);
     }
 }

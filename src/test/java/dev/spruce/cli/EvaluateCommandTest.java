@@ -17,6 +17,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
@@ -155,6 +156,54 @@ class EvaluateCommandTest {
         String[] again = run("evaluate", "-c", conf.toString(), "--set", "output.dir=" + out, "--model", modelB.toString());
         assertEquals("1", again[0], again[1]);
         assertTrue(again[2].contains("already exists"), again[2]);
+    }
+
+    /** A NaN weight fails evaluate before any Spark job, naming tensor and index, and no report is written. */
+    @Test
+    void aModelWithANonFiniteWeightIsRefusedBeforeAnyReport() {
+        java.util.Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 33);
+        String q = TensorNames.layer(0, TensorNames.Q);
+        weights.get(q)[5] = Double.NaN;
+        Path model = dir.resolve("nan-model");
+        ModelFiles.write(Fs.path(model.toString()), CONFIG, WeightSource.of(CONFIG, weights), DType.F32, null, false);
+        TestTokenizers.bytes(model);
+        Path out = dir.resolve("nan-run");
+        long jobs = TestSpark.session().sparkContext().statusTracker().getJobIdsForGroup(null).length;
+
+        CliRun.Result r = CliRun.spruce("evaluate", "-c", conf.toString(), "--set", "output.dir=" + out,
+                "--model", model.toString());
+
+        assertEquals(1, r.exit(), r.out());
+        assertEquals(Fs.path(model.resolve("model.safetensors").toString()) + ": tensor '" + q + "' (F32 [16, 16]) "
+                + "has a NaN or infinite value at index 5 [0, 5], expected finite weights", r.error());
+        assertEquals(jobs, TestSpark.session().sparkContext().statusTracker().getJobIdsForGroup(null).length,
+                "Spark jobs ran before the model was refused");
+        assertFalse(Files.exists(out), "output written for a refused model");
+    }
+
+    /**
+     * Finite weights whose products overflow float32 (an LM head of 3e38) give NaN log-likelihoods; evaluate
+     * refuses that result instead of reporting "NaN".
+     */
+    @Test
+    void aNanPerplexityIsRefusedNotReported() {
+        java.util.Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 34);
+        double[] head = weights.get(TensorNames.LM_HEAD);
+        for (int i = 0; i < head.length; i++) {
+            head[i] = i % 2 == 0 ? 3e38 : -3e38;
+        }
+        Path model = dir.resolve("overflow");
+        ModelFiles.write(Fs.path(model.toString()), CONFIG, WeightSource.of(CONFIG, weights), DType.F32, null, false);
+        TestTokenizers.bytes(model);
+        Path out = dir.resolve("overflow-run");
+
+        CliRun.Result r = CliRun.spruce("evaluate", "-c", conf.toString(), "--set", "output.dir=" + out,
+                "--model", "overflow=" + model);
+
+        assertEquals(1, r.exit(), r.out());
+        assertEquals("evaluate: model overflow (" + model + "): perplexity on heldout is NaN, expected a finite value; "
+                + "its forward pass overflows or its weights are not finite (check them with spruce inspect)", r.error());
+        assertFalse(Files.exists(out.resolve("report")), "a report was written for a NaN result");
     }
 
     @Test

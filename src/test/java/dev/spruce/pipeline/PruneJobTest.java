@@ -15,6 +15,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
@@ -153,6 +154,41 @@ class PruneJobTest {
         assertEquals(1, r.exit(), r.out());
         assertTrue(r.err().contains(expected), "expected '" + expected + "' in: " + r.err());
         assertFalse(Files.exists(out), "partial output left at " + out);
+    }
+
+    /** Runs prune on {@code source}; asserts the one-line error, no Spark job and no output. */
+    private static void assertRefusedBeforeAnyJob(Path source, String expected) {
+        Path out = dir.resolve("refused-" + source.getFileName());
+        long jobs = TestSpark.session().sparkContext().statusTracker().getJobIdsForGroup(null).length;
+        CliRun.Result r = CliRun.spruce("prune", "-c", conf.toString(), "--set", "output.dir=" + out,
+                "--set", "model.path=" + source);
+        assertEquals(1, r.exit(), r.out());
+        assertEquals(expected, r.error());
+        assertEquals(jobs, TestSpark.session().sparkContext().statusTracker().getJobIdsForGroup(null).length,
+                "a Spark job ran before the model was refused");
+        assertFalse(Files.exists(out), "output left at " + out);
+    }
+
+    @Test
+    void weightsThatDisagreeWithTheirConfigAreRefusedBeforeAnyJob() throws Exception {
+        LlamaConfig c = TinyModels.builder(4, 4, 2).vocabSize(259).build();
+        java.util.Map<String, double[]> weights = TinyModels.randomWeights(c, 5);
+        String gate = TensorNames.layer(2, TensorNames.GATE);
+        weights.get(gate)[3] = Double.POSITIVE_INFINITY;
+        Path infinite = dir.resolve("infinite");
+        ModelFiles.write(Fs.path(infinite.toString()), c, WeightSource.of(c, weights), DType.F32, null, false);
+        TestTokenizers.bytes(infinite);
+        assertRefusedBeforeAnyJob(infinite, Fs.path(infinite.resolve("model.safetensors").toString()) + ": tensor '"
+                + gate + "' (F32 [24, 16]) has a NaN or infinite value at index 3 [0, 3], expected finite weights");
+
+        Path narrow = dir.resolve("narrow");
+        ModelFiles.write(Fs.path(narrow.toString()), c, WeightSource.of(c, TinyModels.randomWeights(c, 5)), DType.F32,
+                null, false);
+        TestTokenizers.bytes(narrow);
+        c.toBuilder().layerWidths(null, null, new int[] {24, 24, 0, 24}).build().write(Fs.path(narrow.toString()));
+        assertRefusedBeforeAnyJob(narrow, Fs.path(narrow.resolve("model.safetensors").toString()) + ": tensor '"
+                + TensorNames.layer(2, TensorNames.DOWN) + "' (shape [16, 24]) is in the weights, but config.json "
+                + "spruce_intermediate_size_per_layer[2] = 0 calls for no such tensor");
     }
 
     @Test
