@@ -23,7 +23,9 @@ import picocli.CommandLine.Spec;
  * a non-zero exit.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Show a model's config, per-layer widths and parameter count (line params=<count>).")
+        description = "Show a model's config, per-layer widths and parameter count (line params=<count>), and check "
+                + "the weights against the config (shapes, dtypes, every value finite) and tokenizer.json; exits 1 on "
+                + "a problem.")
 public final class InspectCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -73,8 +75,9 @@ public final class InspectCommand implements Callable<Integer> {
     private static void checkTokenizer(Path dir, LlamaConfig c, PrintWriter out) {
         try (HfTokenizer tokenizer = HfTokenizer.load(dir)) {
             if (tokenizer.vocabSize() > c.vocabSize()) {
-                throw new InvalidModelException(new Path(dir, HfTokenizer.TOKENIZER_FILE) + ": defines token ids up to "
-                        + (tokenizer.vocabSize() - 1) + ", expected ids below config.json vocab_size = " + c.vocabSize());
+                throw new InvalidModelException(new Path(dir, HfTokenizer.TOKENIZER_FILE) + ": defines token ids up "
+                        + "to " + (tokenizer.vocabSize() - 1) + ", expected ids below config.json vocab_size = "
+                        + c.vocabSize());
             }
             out.printf("tokenizer=ok vocab=%d bos=%d eos=%d pad=%d%n", tokenizer.vocabSize(), tokenizer.bosId(),
                     tokenizer.eosId(), tokenizer.padId());

@@ -155,6 +155,7 @@ public final class PruneJob {
                     ModelFiles.weights(weights), samples, s.scoring(), s.microBatch(), padId, s.blockElements());
         }
         samples.unpersist();
+        run.claim();
         ImportanceScoresJson.write(scoresFile, r.scores());
         ScoreTable.writeParquet(spark, config, r.scores(), run.resolve(prefix + "scores.parquet"));
         run.put("calibration" + suffix, Map.of("fingerprint", fingerprint, "samples", r.samples(), "tokens",

@@ -29,6 +29,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.spark.sql.Encoders;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -161,23 +162,22 @@ class EvaluateCommandTest {
     /** A NaN weight fails evaluate before any Spark job, naming tensor and index, and no report is written. */
     @Test
     void aModelWithANonFiniteWeightIsRefusedBeforeAnyReport() {
-        java.util.Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 33);
+        Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 33);
         String q = TensorNames.layer(0, TensorNames.Q);
         weights.get(q)[5] = Double.NaN;
         Path model = dir.resolve("nan-model");
         ModelFiles.write(Fs.path(model.toString()), CONFIG, WeightSource.of(CONFIG, weights), DType.F32, null, false);
         TestTokenizers.bytes(model);
         Path out = dir.resolve("nan-run");
-        long jobs = TestSpark.session().sparkContext().statusTracker().getJobIdsForGroup(null).length;
+        CliRun.Result[] r = new CliRun.Result[1];
 
-        CliRun.Result r = CliRun.spruce("evaluate", "-c", conf.toString(), "--set", "output.dir=" + out,
-                "--model", model.toString());
+        int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce("evaluate", "-c", conf.toString(), "--set",
+                "output.dir=" + out, "--model", model.toString()));
 
-        assertEquals(1, r.exit(), r.out());
+        assertEquals(1, r[0].exit(), r[0].out());
         assertEquals(Fs.path(model.resolve("model.safetensors").toString()) + ": tensor '" + q + "' (F32 [16, 16]) "
-                + "has a NaN or infinite value at index 5 [0, 5], expected finite weights", r.error());
-        assertEquals(jobs, TestSpark.session().sparkContext().statusTracker().getJobIdsForGroup(null).length,
-                "Spark jobs ran before the model was refused");
+                + "has a NaN or infinite value at index 5 [0, 5], expected finite weights", r[0].error());
+        assertEquals(0, jobs, "Spark jobs ran before the model was refused");
         assertFalse(Files.exists(out), "output written for a refused model");
     }
 
@@ -187,7 +187,7 @@ class EvaluateCommandTest {
      */
     @Test
     void aNanPerplexityIsRefusedNotReported() {
-        java.util.Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 34);
+        Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 34);
         double[] head = weights.get(TensorNames.LM_HEAD);
         for (int i = 0; i < head.length; i++) {
             head[i] = i % 2 == 0 ? 3e38 : -3e38;
@@ -204,6 +204,33 @@ class EvaluateCommandTest {
         assertEquals("evaluate: model overflow (" + model + "): perplexity on heldout is NaN, expected a finite value; "
                 + "its forward pass overflows or its weights are not finite (check them with spruce inspect)", r.error());
         assertFalse(Files.exists(out.resolve("report")), "a report was written for a NaN result");
+    }
+
+    /** An existing report is replaced only when it is one; a report under a file cannot be written. Both before Spark. */
+    @Test
+    void theReportsPlaceIsCheckedBeforeAnySparkJob() throws Exception {
+        Path notAReport = Files.createDirectories(dir.resolve("photos"));
+        Files.writeString(notAReport.resolve("holiday.jpg"), "jpeg");
+        Path file = Files.writeString(dir.resolve("report-file"), "x");
+        String[][] cases = {
+            {"evaluate.report-dir=" + notAReport, "report " + Fs.path(notAReport.toString()) + " is not a spruce report (a "
+                    + "directory with report.json), and output.overwrite = true replaces only an earlier report; choose "
+                    + "another evaluate.report-dir or output.dir"},
+            {"evaluate.report-dir=" + file, "report " + Fs.path(file.toString()) + " is not a spruce report (a directory "
+                    + "with report.json), and output.overwrite = true replaces only an earlier report; choose another "
+                    + "evaluate.report-dir or output.dir"},
+            {"evaluate.report-dir=" + file.resolve("sub/report"), "report directory " + Fs.path(file.resolve("sub")
+                    .toString()) + " cannot be created: " + Fs.path(file.toString()) + " is a file, expected a directory"}};
+        for (String[] c : cases) {
+            CliRun.Result[] r = new CliRun.Result[1];
+            int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce("evaluate", "-c", conf.toString(),
+                    "--set", c[0], "--set", "output.overwrite=true", "--model", modelA.toString()));
+            assertEquals(1, r[0].exit(), r[0].out());
+            assertEquals(c[1], r[0].error());
+            assertEquals(0, jobs, c[0]);
+        }
+        assertEquals("jpeg", Files.readString(notAReport.resolve("holiday.jpg")));
+        assertEquals("x", Files.readString(file));
     }
 
     @Test
