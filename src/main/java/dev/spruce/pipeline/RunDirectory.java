@@ -57,7 +57,11 @@ public final class RunDirectory {
             }
         }
         // Replacing a run needs its parent; continuing one needs the directory itself.
-        Fs.requireWritableDirectory(exists && !resume ? root.getParent() : root, "output");
+        if (exists && !resume) {
+            Fs.requireWritableDirectory(root.getParent(), "output " + root + ": its parent");
+        } else {
+            Fs.requireWritableDirectory(root, "output");
+        }
         if (exists && !resume) {
             delete(root);
         }
