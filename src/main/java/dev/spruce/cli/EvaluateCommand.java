@@ -49,10 +49,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         }
         Path reportDir = reportDir(c);
         boolean overwrite = c.flag("output.overwrite");
-        if (Fs.exists(reportDir) && !overwrite) {
-            throw new IllegalArgumentException("report " + reportDir + " already exists; set output.overwrite = true "
-                    + "to replace it");
-        }
+        requireReportTarget(reportDir, overwrite);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
                 c.flag("spark.ui"), c.map("spark.conf"));
         Evaluation.Outcome outcome = Evaluation.evaluate(spark, settings, named);
@@ -67,6 +64,26 @@ public final class EvaluateCommand implements Callable<Integer> {
         out.println("report=" + reportDir);
         out.flush();
         return 0;
+    }
+
+    /**
+     * Checks the report's place before Spark starts: an existing report is replaced only with output.overwrite, and
+     * only when it is a report (a directory with report.json), never another file or directory; the report is
+     * staged beside its target, so the parent must take new files.
+     */
+    static void requireReportTarget(Path reportDir, boolean overwrite) {
+        if (Fs.exists(reportDir)) {
+            if (!overwrite) {
+                throw new IllegalArgumentException("report " + reportDir + " already exists; set output.overwrite = "
+                        + "true to replace it");
+            }
+            if (!Fs.isDirectory(reportDir) || !Fs.exists(new Path(reportDir, EvalReport.JSON_FILE))) {
+                throw new IllegalArgumentException("report " + reportDir + " is not a spruce report (a directory with "
+                        + EvalReport.JSON_FILE + "), and output.overwrite = true replaces only an earlier report; "
+                        + "choose another evaluate.report-dir or output.dir");
+            }
+        }
+        Fs.requireWritableDirectory(reportDir.getParent(), "report directory");
     }
 
     /** {@code evaluate.report-dir}, else {@code <output.dir>/report}. */

@@ -1,13 +1,13 @@
 package dev.spruce.cli;
 
 import dev.spruce.io.Fs;
+import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
-import dev.spruce.model.TensorNames;
+import dev.spruce.model.ModelFiles;
+import dev.spruce.model.WeightCheck;
 import dev.spruce.model.safetensors.SafetensorsModel;
-import dev.spruce.model.safetensors.TensorInfo;
+import dev.spruce.tokenize.HfTokenizer;
 import java.io.PrintWriter;
-import java.util.Arrays;
-import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.fs.Path;
@@ -17,11 +17,15 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code spruce inspect <model dir>}: the config, per-layer widths and parameter count of a model, and a
- * check that the weights on disk match the config (reads headers only).
+ * {@code spruce inspect <model dir>}: the config, per-layer widths and parameter count of a model, and a full
+ * check of the directory: the weights against the config (names, shapes, floating-point dtypes), every weight
+ * value finite, and tokenizer.json loadable with ids inside the vocabulary. Any problem is a one-line error and
+ * a non-zero exit.
  */
 @Command(name = "inspect", mixinStandardHelpOptions = true,
-        description = "Show a model's config, per-layer widths and parameter count (line params=<count>).")
+        description = "Show a model's config, per-layer widths and parameter count (line params=<count>), and check "
+                + "the weights against the config (shapes, dtypes, every value finite) and tokenizer.json; exits 1 on "
+                + "a problem.")
 public final class InspectCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
@@ -47,33 +51,36 @@ public final class InspectCommand implements Callable<Integer> {
             out.printf("%5d  %5d  %8d  %12d  %d%n", l, c.layerHeads(l), c.layerKvHeads(l), c.layerIntermediate(l),
                     c.layerParameterCount(l));
         }
-        if (Fs.exists(new Path(dir, SafetensorsModel.SINGLE_FILE)) || Fs.exists(new Path(dir, SafetensorsModel.INDEX_FILE))) {
-            checkWeights(dir, c, out);
+        boolean hasWeights = Fs.exists(new Path(dir, SafetensorsModel.SINGLE_FILE))
+                || Fs.exists(new Path(dir, SafetensorsModel.INDEX_FILE));
+        if (hasWeights) {
+            WeightCheck.Summary w = ModelFiles.check(dir, WeightCheck.Scan.FULL);
+            out.printf("weights=ok tensors=%d dtypes=%s unused_tensors=%d finite=all%n", w.tensors(),
+                    new TreeMap<>(w.dtypes()), w.unused().size());
         } else {
             out.println("weights=absent (config only)");
+        }
+        if (hasWeights || Fs.exists(new Path(dir, HfTokenizer.TOKENIZER_FILE))) {
+            checkTokenizer(dir, c, out);
         }
         out.printf("params=%d%n", c.parameterCount());
         out.flush();
         return 0;
     }
 
-    private static void checkWeights(Path dir, LlamaConfig c, PrintWriter out) {
-        Map<String, long[]> expected = TensorNames.expectedShapes(c);
-        Map<String, Integer> dtypes = new TreeMap<>();
-        try (SafetensorsModel st = SafetensorsModel.open(dir)) {
-            for (Map.Entry<String, long[]> e : expected.entrySet()) {
-                if (!st.contains(e.getKey())) {
-                    throw new IllegalArgumentException(dir + ": tensor '" + e.getKey() + "' is missing from the weights");
-                }
-                TensorInfo info = st.info(e.getKey());
-                if (!Arrays.equals(info.shape(), e.getValue())) {
-                    throw new IllegalArgumentException(dir + ": tensor '" + e.getKey() + "' has shape "
-                            + Arrays.toString(info.shape()) + ", config.json calls for " + Arrays.toString(e.getValue()));
-                }
-                dtypes.merge(info.dtype().safetensorsName(), 1, Integer::sum);
+    /**
+     * A model directory needs a tokenizer the project can load, whose ids all index the embedding; a config-only
+     * directory (no weights) is checked only when it has one.
+     */
+    private static void checkTokenizer(Path dir, LlamaConfig c, PrintWriter out) {
+        try (HfTokenizer tokenizer = HfTokenizer.load(dir)) {
+            if (tokenizer.vocabSize() > c.vocabSize()) {
+                throw new InvalidModelException(new Path(dir, HfTokenizer.TOKENIZER_FILE) + ": defines token ids up "
+                        + "to " + (tokenizer.vocabSize() - 1) + ", expected ids below config.json vocab_size = "
+                        + c.vocabSize());
             }
-            long extra = st.names().stream().filter(n -> !expected.containsKey(n)).count();
-            out.printf("weights=ok tensors=%d dtypes=%s unused_tensors=%d%n", expected.size(), dtypes, extra);
+            out.printf("tokenizer=ok vocab=%d bos=%d eos=%d pad=%d%n", tokenizer.vocabSize(), tokenizer.bosId(),
+                    tokenizer.eosId(), tokenizer.padId());
         }
     }
 }

@@ -39,7 +39,8 @@ public final class PipelineCommand implements Callable<Integer> {
         PruneJob.Outcome pruned = PruneJob.run(PruneConfig.read(c), job.resume);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
                 c.flag("spark.ui"), c.map("spark.conf"));
-        RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")));
+        // prune's RunDirectory.open has already checked the output and, on --resume, removed stale staging.
+        RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")), false);
         List<NamedModel> models = new ArrayList<>();
         if (c.flag("pipeline.evaluate-base")) {
             models.add(new NamedModel("base", c.required("model.path")));

@@ -83,9 +83,10 @@ public final class RecoverCommand implements Callable<Integer> {
     public Integer call() {
         JobConfig c = job.load();
         RecoverJob.Settings s = settings(c, job.resume);
+        // The output is checked (and, on --resume, cleared of stale staging) before Spark starts.
+        RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")), job.resume);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
                 c.flag("spark.ui"), c.map("spark.conf"));
-        RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")));
         RecoverJob.Outcome out = RecoverJob.run(spark, run, s);
         PrintWriter w = spec.commandLine().getOut();
         w.printf("adapter=%s%n", out.adapter());

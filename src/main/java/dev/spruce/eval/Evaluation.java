@@ -2,6 +2,7 @@ package dev.spruce.eval;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import dev.spruce.eval.scoring.ChoiceLoglikelihood;
 import dev.spruce.eval.scoring.DistributedEvaluation;
 import dev.spruce.eval.scoring.McScorer;
 import dev.spruce.eval.scoring.ModelResult;
@@ -18,6 +19,7 @@ import dev.spruce.model.Generator;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.WeightCheck;
 import dev.spruce.spark.ModelRef;
 import dev.spruce.spark.Progress;
 import dev.spruce.tokenize.HfTokenizer;
@@ -76,7 +78,9 @@ public final class Evaluation {
     public static Outcome evaluate(SparkSession spark, EvaluateSettings settings, List<NamedModel> models) {
         requireDistinctNames(models);
         for (NamedModel m : models) {
-            LlamaConfig.read(Fs.path(m.path())); // fail on a bad model before any Spark work
+            // Fail on a bad model (config, weights against config, sampled NaN scan, tokenizer) before any Spark work.
+            ModelFiles.check(Fs.path(m.path()), WeightCheck.Scan.SAMPLE);
+            HfTokenizer.load(Fs.path(m.path())).close();
             new ModelRef(m.path(), settings.dtype(), settings.cpuOnly());
         }
         Evaluation evaluation = new Evaluation(spark, settings);
@@ -105,6 +109,9 @@ public final class Evaluation {
                 progress.describe("perplexity " + dataset.name() + " [" + model.name() + "]", finishedUnits + 1);
                 List<PerplexityWindow> windows = dataset.protocol().windows(corpus(dataset), tokenizer);
                 PerplexityResult result = scoring.perplexity(windows);
+                if (!Double.isFinite(result.perplexity())) {
+                    throw nonFinite(model, "perplexity on " + dataset.name() + " is " + result.perplexity());
+                }
                 perplexities.put(dataset.name(), result.perplexity());
                 LOG.info("evaluate: {} perplexity on {} = {} ({} windows, {} tokens scored, {})", model.name(),
                         dataset.name(), String.format(Locale.ROOT, "%.4f", result.perplexity()), windows.size(),
@@ -116,7 +123,7 @@ public final class Evaluation {
             for (EvaluateSettings.TaskFile taskFile : settings.tasks()) {
                 progress.describe("task " + taskFile.name() + " [" + model.name() + "]", finishedUnits + 1);
                 McLoadResult loaded = taskFile(taskFile);
-                TaskMetrics metrics = task(loaded, taskFile, requests, scoring, skippedCounts);
+                TaskMetrics metrics = task(model, loaded, taskFile, requests, scoring, skippedCounts);
                 tasks.add(metrics);
                 LOG.info("evaluate: {} on {}: {} = {} over {} documents", model.name(), taskFile.name(),
                         metrics.reportedMetric().label(), String.format(Locale.ROOT, "%.4f", metrics.reported()),
@@ -130,8 +137,8 @@ public final class Evaluation {
         return new ModelResult(model.name(), config.parameterCount(), perplexities, tasks, skippedCounts, generations);
     }
 
-    private TaskMetrics task(McLoadResult loaded, EvaluateSettings.TaskFile file, McRequestBuilder builder,
-                             DistributedEvaluation scoring, Map<String, Long> skippedCounts) {
+    private TaskMetrics task(NamedModel model, McLoadResult loaded, EvaluateSettings.TaskFile file,
+                             McRequestBuilder builder, DistributedEvaluation scoring, Map<String, Long> skippedCounts) {
         List<McDoc> docs = new ArrayList<>();
         List<LoglikelihoodRequest> requests = new ArrayList<>();
         long skippedDocs = loaded.skipped().size();
@@ -151,7 +158,21 @@ public final class Evaluation {
             throw new IllegalArgumentException("task " + file.name() + ": " + file.path() + " has no usable record ("
                     + skippedDocs + " skipped)");
         }
-        return McScorer.score(loaded.task(), docs, scoring.loglikelihoods(requests));
+        List<ChoiceLoglikelihood> scored = scoring.loglikelihoods(requests);
+        for (ChoiceLoglikelihood c : scored) {
+            if (!Double.isFinite(c.loglikelihood())) {
+                throw nonFinite(model, "task " + file.name() + ": the log-likelihood of choice " + c.choiceIndex()
+                        + " of document " + c.docKey() + " is " + c.loglikelihood());
+            }
+        }
+        return McScorer.score(loaded.task(), docs, scored);
+    }
+
+    /** A result that is not a number is refused, not reported: it says the model is broken, not how good it is. */
+    private static IllegalStateException nonFinite(NamedModel model, String what) {
+        return new IllegalStateException("evaluate: model " + model.name() + " (" + model.path() + "): " + what
+                + ", expected a finite value; its forward pass overflows or its weights are not finite (check them "
+                + "with spruce inspect)");
     }
 
     private List<String> corpus(EvaluateSettings.PerplexityDataset dataset) {

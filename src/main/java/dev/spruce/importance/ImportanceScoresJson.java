@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spruce.io.Fs;
+import dev.spruce.io.JsonErrors;
 import dev.spruce.io.JsonLayout;
 import java.io.IOException;
 import org.apache.hadoop.fs.Path;
@@ -49,7 +50,7 @@ public final class ImportanceScoresJson {
         try {
             root = JSON.readTree(json);
         } catch (IOException e) {
-            throw new IllegalArgumentException(where + ": not valid JSON: " + e.getMessage(), e);
+            throw new IllegalArgumentException(where + ": not valid JSON: " + JsonErrors.oneLine(e), e);
         }
         if (root == null || !root.isObject()) {
             throw new IllegalArgumentException(where + ": expected a JSON object with fields criterion, attention, "

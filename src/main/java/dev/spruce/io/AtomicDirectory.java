@@ -2,15 +2,21 @@ package dev.spruce.io;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.util.UUID;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
 
 /**
  * An output directory that appears atomically: files are written into a hidden staging sibling, and
  * {@link #commit()} renames it to the final name. Closing without commit removes the staging directory,
- * so a failed run never leaves a half-written output behind.
+ * so a failed run never leaves a half-written output behind. Only a killed process leaves a staging directory;
+ * {@link StaleStaging} removes those when a run is resumed.
  */
 public final class AtomicDirectory implements AutoCloseable {
+    /** {@code .<name>.staging-<uuid>}: what a write killed before its commit or close leaves behind. */
+    static final Pattern STAGING_NAME = Pattern.compile("\\..+\\.staging-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}");
+
     private final Path target;
     private final Path staging;
     private final FileSystem fs;
@@ -19,13 +25,16 @@ public final class AtomicDirectory implements AutoCloseable {
     public AtomicDirectory(Path target, boolean overwrite) {
         this.target = target;
         this.fs = Fs.fs(target);
-        this.staging = new Path(target.getParent(), "." + target.getName() + ".staging-" + java.util.UUID.randomUUID());
+        this.staging = new Path(target.getParent(), "." + target.getName() + ".staging-" + UUID.randomUUID());
         try {
             if (fs.exists(target) && !overwrite) {
                 throw new IllegalArgumentException("output " + target + " already exists (set overwrite to replace it)");
             }
-            fs.mkdirs(staging);
+            if (!fs.mkdirs(staging)) {
+                throw new IOException("mkdirs returned false");
+            }
         } catch (IOException e) {
+            Fs.deleteQuietly(staging);
             throw new UncheckedIOException("cannot create staging directory " + staging, e);
         }
     }

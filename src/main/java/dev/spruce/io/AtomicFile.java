@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.util.UUID;
+import java.util.regex.Pattern;
 import org.apache.hadoop.fs.FSError;
 import org.apache.hadoop.fs.FileSystem;
 import org.apache.hadoop.fs.Path;
@@ -16,6 +17,9 @@ import org.apache.hadoop.fs.Path;
  * content is streamed over many calls; {@link Fs#writeAtomically} covers the one-callback case.
  */
 public final class AtomicFile implements AutoCloseable {
+    /** {@code .<name>.tmp-<uuid>}: what a write killed before its commit or abort leaves behind. */
+    static final Pattern TEMPORARY_NAME = Pattern.compile("\\..+\\.tmp-[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}");
+
     private final FileSystem fs;
     private final Path target;
     private final Path temporary;

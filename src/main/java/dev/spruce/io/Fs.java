@@ -1,5 +1,6 @@
 package dev.spruce.io;
 
+import java.io.FileNotFoundException;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -8,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 import java.util.Comparator;
 import java.util.List;
+import java.util.UUID;
 import org.apache.hadoop.conf.Configuration;
 import org.apache.hadoop.fs.FSDataInputStream;
 import org.apache.hadoop.fs.FileStatus;
@@ -119,6 +121,43 @@ public final class Fs {
             file.commit();
         } catch (IOException e) {
             throw new UncheckedIOException("cannot write " + target + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** Whether {@code p} exists and is a directory. */
+    public static boolean isDirectory(Path p) {
+        try {
+            return fs(p).getFileStatus(p).isDirectory();
+        } catch (FileNotFoundException e) {
+            return false;
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot check " + p, e);
+        }
+    }
+
+    /**
+     * Fails unless a directory can be created or written at {@code target}: the nearest existing path at or above
+     * it must be a directory that takes a new file. The check creates and deletes a hidden probe file, because
+     * permission bits tell nothing about root (which ignores them), ACLs, read-only mounts or object stores.
+     * {@code what} names the output in the message, e.g. {@code "output"}.
+     */
+    public static void requireWritableDirectory(Path target, String what) {
+        Path existing = target;
+        while (!exists(existing) && existing.getParent() != null) {
+            existing = existing.getParent();
+        }
+        if (!isDirectory(existing)) {
+            throw new IllegalArgumentException(what + " " + target + (existing.equals(target) ? " is a file"
+                    : " cannot be created: " + existing + " is a file") + ", expected a directory");
+        }
+        Path probe = new Path(existing, ".spruce-write-probe-" + UUID.randomUUID());
+        try {
+            fs(probe).create(probe, false).close();
+        } catch (IOException e) {
+            throw new IllegalArgumentException(what + " " + target + " is not writable: cannot create a file in "
+                    + existing + " (" + String.valueOf(e.getMessage()).replaceAll("\\s*\\R\\s*", " ") + ")", e);
+        } finally {
+            deleteQuietly(probe);
         }
     }
 

@@ -7,9 +7,11 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spruce.io.Fs;
 import dev.spruce.io.InvalidModelException;
+import dev.spruce.io.JsonErrors;
 import java.io.IOException;
 import java.io.Serializable;
 import java.util.Arrays;
+import java.util.Locale;
 import org.apache.hadoop.fs.Path;
 
 /**
@@ -18,8 +20,13 @@ import org.apache.hadoop.fs.Path;
  *
  * <p>Per-layer widths are written as {@code spruce_num_attention_heads_per_layer},
  * {@code spruce_num_key_value_heads_per_layer} and {@code spruce_intermediate_size_per_layer}, and only
- * when the layers differ: a uniform model is written with standard fields (and an explicit
- * {@code head_dim}), so a stock {@code LlamaForCausalLM} loads it.
+ * when the layers differ (or one block is gone from every layer): a uniform model is written with standard
+ * fields (and an explicit {@code head_dim}), so a stock {@code LlamaForCausalLM} loads it.
+ *
+ * <p>Every size field is range-checked when the config is built or read, before any per-layer array is
+ * allocated: widths, head counts, head_dim and vocab_size in 1..{@value #MAX_WIDTH}, num_hidden_layers in
+ * 1..{@value #MAX_LAYERS}, max_position_embeddings in 1..{@value #MAX_POSITIONS}, per-layer widths in
+ * 0..{@value #MAX_WIDTH}. A failure reads {@code <file>: field '<name>' = <value>, expected <range>}.
  */
 public final class LlamaConfig implements Serializable {
     private static final long serialVersionUID = 1L;
@@ -28,6 +35,13 @@ public final class LlamaConfig implements Serializable {
     public static final String LAYER_HEADS_FIELD = "spruce_num_attention_heads_per_layer";
     public static final String LAYER_KV_HEADS_FIELD = "spruce_num_key_value_heads_per_layer";
     public static final String LAYER_INTERMEDIATE_FIELD = "spruce_intermediate_size_per_layer";
+
+    /** Largest hidden_size, intermediate_size, head count, head_dim and vocab_size accepted (and per-layer width). */
+    public static final int MAX_WIDTH = 1_000_000;
+    /** Largest num_hidden_layers accepted. */
+    public static final int MAX_LAYERS = 10_000;
+    /** Largest max_position_embeddings accepted. */
+    public static final int MAX_POSITIONS = 10_000_000;
 
     /** Rope scaling as in HF {@code rope_scaling}: {@code linear} or {@code llama3}. */
     public record RopeScaling(String type, double factor, double lowFreqFactor, double highFreqFactor,
@@ -72,6 +86,9 @@ public final class LlamaConfig implements Serializable {
         eosTokenIds = b.eosTokenIds == null ? new int[0] : b.eosTokenIds.clone();
         padTokenId = b.padTokenId;
         torchDtype = b.torchDtype;
+        // Bounds before the per-layer arrays are allocated: num_hidden_layers = 10^9 must be an error, not an OOM.
+        checkBounds("config", hiddenSize, intermediateSize, numHiddenLayers, numAttentionHeads, numKeyValueHeads,
+                headDim, vocabSize, maxPositionEmbeddings);
         layerHeads = fill(b.layerHeads, numAttentionHeads);
         layerKvHeads = fill(b.layerKvHeads, numKeyValueHeads);
         layerIntermediate = fill(b.layerIntermediate, intermediateSize);
@@ -88,19 +105,46 @@ public final class LlamaConfig implements Serializable {
         return perLayer.clone();
     }
 
+    /**
+     * The documented range of every size field (reference.conf, "Model limits"): far above any published
+     * LLaMA-family model, low enough that no count or allocation derived from them overflows.
+     */
+    private static void checkBounds(String where, int hidden, int intermediate, int layers, int heads, int kvHeads,
+                                    int headDim, int vocab, int positions) {
+        inRange(where, "hidden_size", hidden, 1, MAX_WIDTH);
+        inRange(where, "intermediate_size", intermediate, 1, MAX_WIDTH);
+        inRange(where, "num_hidden_layers", layers, 1, MAX_LAYERS);
+        inRange(where, "num_attention_heads", heads, 1, MAX_WIDTH);
+        inRange(where, "num_key_value_heads", kvHeads, 1, MAX_WIDTH);
+        inRange(where, "head_dim", headDim, 1, MAX_WIDTH);
+        inRange(where, "vocab_size", vocab, 1, MAX_WIDTH);
+        inRange(where, "max_position_embeddings", positions, 1, MAX_POSITIONS);
+        if ((long) heads * headDim > MAX_WIDTH) {
+            throw new InvalidModelException(where + ": field 'num_attention_heads' = " + heads + " with 'head_dim' = "
+                    + headDim + ", expected num_attention_heads x head_dim <= " + MAX_WIDTH);
+        }
+    }
+
+    private static void inRange(String where, String field, long v, long min, long max) {
+        if (v < min || v > max) {
+            throw new InvalidModelException(where + ": field '" + field + "' = " + v + ", expected " + range(min, max));
+        }
+    }
+
+    private static String range(long min, long max) {
+        return "an integer in " + min + ".." + max;
+    }
+
     private void validate(String where) {
-        positive(where, "hidden_size", hiddenSize);
-        positive(where, "num_hidden_layers", numHiddenLayers);
-        positive(where, "vocab_size", vocabSize);
-        positive(where, "head_dim", headDim);
         if (rmsNormEps <= 0) {
-            throw new InvalidModelException(where + ": field rms_norm_eps must be > 0, got " + rmsNormEps);
+            throw new InvalidModelException(where + ": field 'rms_norm_eps' = " + rmsNormEps + ", expected > 0");
         }
         if (ropeTheta <= 0) {
-            throw new InvalidModelException(where + ": field rope_theta must be > 0, got " + ropeTheta);
+            throw new InvalidModelException(where + ": field 'rope_theta' = " + ropeTheta + ", expected > 0");
         }
         if (headDim % 2 != 0) {
-            throw new InvalidModelException(where + ": field head_dim must be even for RoPE, got " + headDim);
+            throw new InvalidModelException(where + ": field 'head_dim' = " + headDim + ", expected an even number "
+                    + "(RoPE rotates pairs)");
         }
         checkLength(where, LAYER_HEADS_FIELD, layerHeads);
         checkLength(where, LAYER_KV_HEADS_FIELD, layerKvHeads);
@@ -108,8 +152,13 @@ public final class LlamaConfig implements Serializable {
         for (int l = 0; l < numHiddenLayers; l++) {
             int h = layerHeads[l];
             int kv = layerKvHeads[l];
-            if (h < 0 || kv < 0 || layerIntermediate[l] < 0) {
-                throw new InvalidModelException(where + ": layer " + l + " has a negative width");
+            // A per-layer width may be 0: pruning can remove a layer's whole attention or MLP block.
+            inRange(where, LAYER_HEADS_FIELD + "[" + l + "]", h, 0, MAX_WIDTH);
+            inRange(where, LAYER_KV_HEADS_FIELD + "[" + l + "]", kv, 0, MAX_WIDTH);
+            inRange(where, LAYER_INTERMEDIATE_FIELD + "[" + l + "]", layerIntermediate[l], 0, MAX_WIDTH);
+            if ((long) h * headDim > MAX_WIDTH) {
+                throw new InvalidModelException(where + ": field '" + LAYER_HEADS_FIELD + "[" + l + "]' = " + h
+                        + " with 'head_dim' = " + headDim + ", expected heads x head_dim <= " + MAX_WIDTH);
             }
             if ((h == 0) != (kv == 0)) {
                 throw new InvalidModelException(where + ": layer " + l + " has " + h + " attention heads but "
@@ -124,14 +173,8 @@ public final class LlamaConfig implements Serializable {
 
     private void checkLength(String where, String field, int[] a) {
         if (a.length != numHiddenLayers) {
-            throw new InvalidModelException(where + ": field " + field + " has " + a.length
+            throw new InvalidModelException(where + ": field '" + field + "' has " + a.length
                     + " entries, expected num_hidden_layers = " + numHiddenLayers);
-        }
-    }
-
-    private static void positive(String where, String field, long v) {
-        if (v <= 0) {
-            throw new InvalidModelException(where + ": field " + field + " must be a positive integer, got " + v);
         }
     }
 
@@ -152,7 +195,7 @@ public final class LlamaConfig implements Serializable {
         try {
             n = JSON.readTree(json);
         } catch (IOException e) {
-            throw new InvalidModelException(where + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidModelException(where + ": not valid JSON: " + JsonErrors.oneLine(e), e);
         }
         if (n == null || !n.isObject()) {
             throw new InvalidModelException(where + ": expected a JSON object");
@@ -163,19 +206,22 @@ public final class LlamaConfig implements Serializable {
                     + "', spruce supports LLaMA-family models (model_type 'llama')");
         }
         Builder b = builder();
-        b.hiddenSize = requiredInt(n, "hidden_size", where);
-        b.intermediateSize = requiredInt(n, "intermediate_size", where);
-        b.numHiddenLayers = requiredInt(n, "num_hidden_layers", where);
-        b.numAttentionHeads = requiredInt(n, "num_attention_heads", where);
-        b.numKeyValueHeads = optionalInt(n, "num_key_value_heads", b.numAttentionHeads, where);
-        b.headDim = optionalInt(n, "head_dim", 0, where);
+        // Each size is range-checked as it is read, so an absurd value fails here, before anything is allocated.
+        b.hiddenSize = requiredInt(n, "hidden_size", 1, MAX_WIDTH, where);
+        b.intermediateSize = requiredInt(n, "intermediate_size", 1, MAX_WIDTH, where);
+        b.numHiddenLayers = requiredInt(n, "num_hidden_layers", 1, MAX_LAYERS, where);
+        b.numAttentionHeads = requiredInt(n, "num_attention_heads", 1, MAX_WIDTH, where);
+        b.numKeyValueHeads = optionalInt(n, "num_key_value_heads", b.numAttentionHeads, 1, MAX_WIDTH, where);
+        b.headDim = optionalInt(n, "head_dim", 0, 1, MAX_WIDTH, where);
         b.rmsNormEps = optionalDouble(n, "rms_norm_eps", 1e-6, where);
         b.ropeTheta = optionalDouble(n, "rope_theta", 10000.0, where);
-        b.maxPositionEmbeddings = optionalInt(n, "max_position_embeddings", 2048, where);
-        b.vocabSize = requiredInt(n, "vocab_size", where);
+        b.maxPositionEmbeddings = optionalInt(n, "max_position_embeddings", 2048, 1, MAX_POSITIONS, where);
+        b.vocabSize = requiredInt(n, "vocab_size", 1, MAX_WIDTH, where);
         b.tieWordEmbeddings = n.path("tie_word_embeddings").asBoolean(false);
-        b.bosTokenId = n.hasNonNull("bos_token_id") ? optionalInt(n, "bos_token_id", 0, where) : null;
-        b.padTokenId = n.hasNonNull("pad_token_id") ? optionalInt(n, "pad_token_id", 0, where) : null;
+        b.bosTokenId = n.hasNonNull("bos_token_id")
+                ? optionalInt(n, "bos_token_id", 0, 0, Integer.MAX_VALUE, where) : null;
+        b.padTokenId = n.hasNonNull("pad_token_id")
+                ? optionalInt(n, "pad_token_id", 0, 0, Integer.MAX_VALUE, where) : null;
         JsonNode eos = n.get("eos_token_id");
         if (eos != null && eos.isArray()) {
             b.eosTokenIds = new int[eos.size()];
@@ -211,22 +257,23 @@ public final class LlamaConfig implements Serializable {
         }
     }
 
-    private static int requiredInt(JsonNode n, String field, String where) {
+    private static int requiredInt(JsonNode n, String field, int min, int max, String where) {
         JsonNode v = n.get(field);
         if (v == null || v.isNull()) {
-            throw new InvalidModelException(where + ": missing required field " + field);
+            throw new InvalidModelException(where + ": missing required field '" + field + "', expected "
+                    + range(min, max));
         }
-        return asInt(v, field, where);
+        return asInt(v, field, min, max, where);
     }
 
-    private static int optionalInt(JsonNode n, String field, int def, String where) {
+    private static int optionalInt(JsonNode n, String field, int def, int min, int max, String where) {
         JsonNode v = n.get(field);
-        return v == null || v.isNull() ? def : asInt(v, field, where);
+        return v == null || v.isNull() ? def : asInt(v, field, min, max, where);
     }
 
-    private static int asInt(JsonNode v, String field, String where) {
-        if (!v.isIntegralNumber() || !v.canConvertToInt()) {
-            throw new InvalidModelException(where + ": field " + field + " must be an integer, got " + v);
+    private static int asInt(JsonNode v, String field, int min, int max, String where) {
+        if (!v.isIntegralNumber() || !v.canConvertToInt() || v.asInt() < min || v.asInt() > max) {
+            throw new InvalidModelException(where + ": field '" + field + "' = " + v + ", expected " + range(min, max));
         }
         return v.asInt();
     }
@@ -237,7 +284,7 @@ public final class LlamaConfig implements Serializable {
             return def;
         }
         if (!v.isNumber()) {
-            throw new InvalidModelException(where + ": field " + field + " must be a number, got " + v);
+            throw new InvalidModelException(where + ": field '" + field + "' = " + v + ", expected a number");
         }
         return v.asDouble();
     }
@@ -247,19 +294,21 @@ public final class LlamaConfig implements Serializable {
         if (v == null || v.isNull()) {
             return null;
         }
-        if (!v.isArray()) {
-            throw new InvalidModelException(where + ": field " + field + " must be an array of integers");
+        if (!v.isArray() || v.size() > MAX_LAYERS) {
+            throw new InvalidModelException(where + ": field '" + field + "' is " + (v.isArray() ? "an array of "
+                    + v.size() + " entries" : v.getNodeType().name().toLowerCase(Locale.ROOT))
+                    + ", expected an array of one integer in 0.." + MAX_WIDTH + " per layer");
         }
         int[] a = new int[v.size()];
         for (int i = 0; i < a.length; i++) {
-            a[i] = asInt(v.get(i), field + "[" + i + "]", where);
+            a[i] = asInt(v.get(i), field + "[" + i + "]", 0, MAX_WIDTH, where);
         }
         return a;
     }
 
     // ---------------------------------------------------------------- writing
 
-    /** True when every layer has the same widths, so standard HF fields describe the model. */
+    /** True when every layer has the same widths. */
     public boolean isUniform() {
         for (int l = 1; l < numHiddenLayers; l++) {
             if (layerHeads[l] != layerHeads[0] || layerKvHeads[l] != layerKvHeads[0]
@@ -287,7 +336,9 @@ public final class LlamaConfig implements Serializable {
         o.put("model_type", o.path("model_type").asText("llama"));
         o.put("hidden_size", hiddenSize);
         o.put("num_hidden_layers", numHiddenLayers);
-        boolean uniform = isUniform();
+        // Standard fields describe the model only when its layers agree and no block is gone from all of them:
+        // a uniform width of 0 written as num_attention_heads or intermediate_size would not be read back.
+        boolean uniform = isUniform() && layerHeads[0] > 0 && layerIntermediate[0] > 0;
         o.put("num_attention_heads", uniform ? layerHeads[0] : numAttentionHeads);
         o.put("num_key_value_heads", uniform ? layerKvHeads[0] : numKeyValueHeads);
         o.put("intermediate_size", uniform ? layerIntermediate[0] : intermediateSize);

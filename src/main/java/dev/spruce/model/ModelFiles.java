@@ -23,11 +23,24 @@ public final class ModelFiles {
 
     private ModelFiles() {}
 
-    /** Loads config and weights (converted to {@code type} on {@code device}). */
+    /**
+     * Loads config and weights (converted to {@code type} on {@code device}), after checking the weights against
+     * the config with a sampled scan for NaN and infinity ({@link WeightCheck}): a model loaded for compute never
+     * turns a bad file into NaN results.
+     */
     public static LlamaModel load(Path dir, DataType type, Device device) {
         LlamaConfig config = LlamaConfig.read(dir);
         try (SafetensorsModel weights = SafetensorsModel.open(dir)) {
+            WeightCheck.check(config, weights, WeightCheck.Scan.SAMPLE);
             return LlamaModel.load(config, weights(weights), type, device);
+        }
+    }
+
+    /** Reads config.json and checks the weights against it without loading them ({@link WeightCheck}). */
+    public static WeightCheck.Summary check(Path dir, WeightCheck.Scan scan) {
+        LlamaConfig config = LlamaConfig.read(dir);
+        try (SafetensorsModel weights = SafetensorsModel.open(dir)) {
+            return WeightCheck.check(config, weights, scan);
         }
     }
 

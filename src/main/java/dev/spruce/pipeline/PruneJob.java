@@ -1,8 +1,8 @@
 package dev.spruce.pipeline;
 
 import dev.spruce.data.CalibrationSet;
-import dev.spruce.data.InputCheck;
 import dev.spruce.data.ContentKeys;
+import dev.spruce.data.InputCheck;
 import dev.spruce.data.TokenSample;
 import dev.spruce.importance.DistributedImportance;
 import dev.spruce.importance.ImportanceScores;
@@ -12,6 +12,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.WeightCheck;
 import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.prune.ApplyOptions;
 import dev.spruce.prune.PlanApplier;
@@ -168,6 +169,7 @@ public final class PruneJob {
                     ModelFiles.weights(weights), samples, s.scoring(), s.microBatch(), padId, s.blockElements());
         }
         samples.unpersist();
+        run.claim();
         ImportanceScoresJson.write(scoresFile, r.scores());
         ScoreTable.writeParquet(spark, config, r.scores(), run.resolve(prefix + "scores.parquet"));
         run.put("calibration" + suffix, Map.of("fingerprint", fingerprint, "samples", r.samples(), "tokens",
@@ -191,7 +193,10 @@ public final class PruneJob {
         return f;
     }
 
-    /** Fails with a clear message (and before any output exists) when the model directory is incomplete. */
+    /**
+     * Fails with a clear message (and before any output exists) when the model directory is incomplete, or its
+     * weights disagree with its config or hold NaN in a sample ({@link WeightCheck}).
+     */
     static void requireModel(Path dir) {
         if (!Fs.exists(dir)) {
             throw new InvalidModelException(dir + ": model directory not found");
@@ -205,5 +210,6 @@ public final class PruneJob {
             throw new InvalidModelException(dir + ": tokenizer.json not found (calibration text is tokenized with the "
                     + "model's own tokenizer)");
         }
+        ModelFiles.check(dir, WeightCheck.Scan.SAMPLE);
     }
 }

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spruce.io.InvalidModelException;
+import dev.spruce.io.JsonErrors;
 import dev.spruce.io.JsonLayout;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.scope.InvalidPlanException;
@@ -90,7 +91,7 @@ final class PrunePlanJson {
         try {
             root = JSON.readTree(json);
         } catch (IOException e) {
-            throw new InvalidPlanException(where + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidPlanException(where + ": not valid JSON: " + JsonErrors.oneLine(e), e);
         }
         if (root == null || !root.isObject()) {
             throw new InvalidPlanException(where + ": expected a JSON object");

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.spruce.io.Fs;
 import dev.spruce.io.InvalidModelException;
+import dev.spruce.io.JsonErrors;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -94,7 +95,7 @@ public final class HfTokenizer implements Tokenizer {
             }
             return n;
         } catch (IOException e) {
-            throw new InvalidModelException(file + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidModelException(file + ": not valid JSON: " + JsonErrors.oneLine(e), e);
         }
     }
 

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spruce.io.AtomicDirectory;
 import dev.spruce.io.Fs;
+import dev.spruce.io.JsonErrors;
 import dev.spruce.io.JsonLayout;
 import dev.spruce.model.safetensors.DType;
 import dev.spruce.model.safetensors.SafetensorsFile;
@@ -73,7 +74,7 @@ final class Checkpoint {
             try {
                 n = JSON.readTree(json);
             } catch (IOException e) {
-                throw new IllegalArgumentException(where + ": not valid JSON: " + e.getMessage(), e);
+                throw new IllegalArgumentException(where + ": not valid JSON: " + JsonErrors.oneLine(e), e);
             }
             return new State(longField(n, "step", where), longField(n, "total_steps", where),
                     longField(n, "epoch", where), longField(n, "epoch_position", where),

@@ -17,6 +17,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
@@ -28,6 +29,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
+import java.util.Map;
 import org.apache.spark.sql.Encoders;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -155,6 +157,80 @@ class EvaluateCommandTest {
         String[] again = run("evaluate", "-c", conf.toString(), "--set", "output.dir=" + out, "--model", modelB.toString());
         assertEquals("1", again[0], again[1]);
         assertTrue(again[2].contains("already exists"), again[2]);
+    }
+
+    /** A NaN weight fails evaluate before any Spark job, naming tensor and index, and no report is written. */
+    @Test
+    void aModelWithANonFiniteWeightIsRefusedBeforeAnyReport() {
+        Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 33);
+        String q = TensorNames.layer(0, TensorNames.Q);
+        weights.get(q)[5] = Double.NaN;
+        Path model = dir.resolve("nan-model");
+        ModelFiles.write(Fs.path(model.toString()), CONFIG, WeightSource.of(CONFIG, weights), DType.F32, null, false);
+        TestTokenizers.bytes(model);
+        Path out = dir.resolve("nan-run");
+        CliRun.Result[] r = new CliRun.Result[1];
+
+        int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce("evaluate", "-c", conf.toString(), "--set",
+                "output.dir=" + out, "--model", model.toString()));
+
+        assertEquals(1, r[0].exit(), r[0].out());
+        assertEquals(Fs.path(model.resolve("model.safetensors").toString()) + ": tensor '" + q + "' (F32 [16, 16]) "
+                + "has a NaN or infinite value at index 5 [0, 5], expected finite weights", r[0].error());
+        assertEquals(0, jobs, "Spark jobs ran before the model was refused");
+        assertFalse(Files.exists(out), "output written for a refused model");
+    }
+
+    /**
+     * Finite weights whose products overflow float32 (an LM head of 3e38) give NaN log-likelihoods; evaluate
+     * refuses that result instead of reporting "NaN".
+     */
+    @Test
+    void aNanPerplexityIsRefusedNotReported() {
+        Map<String, double[]> weights = TinyModels.randomWeights(CONFIG, 34);
+        double[] head = weights.get(TensorNames.LM_HEAD);
+        for (int i = 0; i < head.length; i++) {
+            head[i] = i % 2 == 0 ? 3e38 : -3e38;
+        }
+        Path model = dir.resolve("overflow");
+        ModelFiles.write(Fs.path(model.toString()), CONFIG, WeightSource.of(CONFIG, weights), DType.F32, null, false);
+        TestTokenizers.bytes(model);
+        Path out = dir.resolve("overflow-run");
+
+        CliRun.Result r = CliRun.spruce("evaluate", "-c", conf.toString(), "--set", "output.dir=" + out,
+                "--model", "overflow=" + model);
+
+        assertEquals(1, r.exit(), r.out());
+        assertEquals("evaluate: model overflow (" + model + "): perplexity on heldout is NaN, expected a finite value; "
+                + "its forward pass overflows or its weights are not finite (check them with spruce inspect)", r.error());
+        assertFalse(Files.exists(out.resolve("report")), "a report was written for a NaN result");
+    }
+
+    /** An existing report is replaced only when it is one; a report under a file cannot be written. Both before Spark. */
+    @Test
+    void theReportsPlaceIsCheckedBeforeAnySparkJob() throws Exception {
+        Path notAReport = Files.createDirectories(dir.resolve("photos"));
+        Files.writeString(notAReport.resolve("holiday.jpg"), "jpeg");
+        Path file = Files.writeString(dir.resolve("report-file"), "x");
+        String[][] cases = {
+            {"evaluate.report-dir=" + notAReport, "report " + Fs.path(notAReport.toString()) + " is not a spruce report (a "
+                    + "directory with report.json), and output.overwrite = true replaces only an earlier report; choose "
+                    + "another evaluate.report-dir or output.dir"},
+            {"evaluate.report-dir=" + file, "report " + Fs.path(file.toString()) + " is not a spruce report (a directory "
+                    + "with report.json), and output.overwrite = true replaces only an earlier report; choose another "
+                    + "evaluate.report-dir or output.dir"},
+            {"evaluate.report-dir=" + file.resolve("sub/report"), "report directory " + Fs.path(file.resolve("sub")
+                    .toString()) + " cannot be created: " + Fs.path(file.toString()) + " is a file, expected a directory"}};
+        for (String[] c : cases) {
+            CliRun.Result[] r = new CliRun.Result[1];
+            int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce("evaluate", "-c", conf.toString(),
+                    "--set", c[0], "--set", "output.overwrite=true", "--model", modelA.toString()));
+            assertEquals(1, r[0].exit(), r[0].out());
+            assertEquals(c[1], r[0].error());
+            assertEquals(0, jobs, c[0]);
+        }
+        assertEquals("jpeg", Files.readString(notAReport.resolve("holiday.jpg")));
+        assertEquals("x", Files.readString(file));
     }
 
     @Test

@@ -15,6 +15,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
 import dev.spruce.model.ModelFiles;
+import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
@@ -28,7 +29,16 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.stream.Stream;
+import org.apache.logging.log4j.LogManager;
+import org.apache.logging.log4j.core.LogEvent;
+import org.apache.logging.log4j.core.Logger;
+import org.apache.logging.log4j.core.appender.AbstractAppender;
+import org.apache.logging.log4j.core.config.Property;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.junit.jupiter.api.BeforeAll;
@@ -153,6 +163,135 @@ class PruneJobTest {
         assertEquals(1, r.exit(), r.out());
         assertTrue(r.err().contains(expected), "expected '" + expected + "' in: " + r.err());
         assertFalse(Files.exists(out), "partial output left at " + out);
+    }
+
+    /** Runs prune on {@code source}; asserts the one-line error, no Spark job and no output. */
+    private static void assertRefusedBeforeAnyJob(Path source, String expected) {
+        Path out = dir.resolve("refused-" + source.getFileName());
+        assertRefusedBeforeAnyJob(expected, "--set", "output.dir=" + out, "--set", "model.path=" + source);
+        assertFalse(Files.exists(out), "output left at " + out);
+    }
+
+    /** Runs prune with {@code args} after the job file; asserts exit 1, the one-line error and that no Spark job ran. */
+    private static void assertRefusedBeforeAnyJob(String expected, String... args) {
+        List<String> command = new ArrayList<>(List.of("prune", "-c", conf.toString()));
+        command.addAll(List.of(args));
+        CliRun.Result[] r = new CliRun.Result[1];
+        int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce(command.toArray(new String[0])));
+        assertEquals(1, r[0].exit(), r[0].out());
+        assertEquals(expected, r[0].error());
+        assertEquals(0, jobs, "a Spark job ran before the command was refused");
+    }
+
+    @Test
+    void weightsThatDisagreeWithTheirConfigAreRefusedBeforeAnyJob() throws Exception {
+        LlamaConfig c = TinyModels.builder(4, 4, 2).vocabSize(259).build();
+        Map<String, double[]> weights = TinyModels.randomWeights(c, 5);
+        String gate = TensorNames.layer(2, TensorNames.GATE);
+        weights.get(gate)[3] = Double.POSITIVE_INFINITY;
+        Path infinite = dir.resolve("infinite");
+        ModelFiles.write(Fs.path(infinite.toString()), c, WeightSource.of(c, weights), DType.F32, null, false);
+        TestTokenizers.bytes(infinite);
+        assertRefusedBeforeAnyJob(infinite, Fs.path(infinite.resolve("model.safetensors").toString()) + ": tensor '"
+                + gate + "' (F32 [24, 16]) has a NaN or infinite value at index 3 [0, 3], expected finite weights");
+
+        Path narrow = dir.resolve("narrow");
+        ModelFiles.write(Fs.path(narrow.toString()), c, WeightSource.of(c, TinyModels.randomWeights(c, 5)), DType.F32,
+                null, false);
+        TestTokenizers.bytes(narrow);
+        c.toBuilder().layerWidths(null, null, new int[] {24, 24, 0, 24}).build().write(Fs.path(narrow.toString()));
+        assertRefusedBeforeAnyJob(narrow, Fs.path(narrow.resolve("model.safetensors").toString()) + ": tensor '"
+                + TensorNames.layer(2, TensorNames.DOWN) + "' (shape [16, 24]) is in the weights, but config.json "
+                + "spruce_intermediate_size_per_layer[2] = 0 calls for no such tensor");
+    }
+
+    /**
+     * A run killed while apply wrote the model: no model, no apply marker, a half-written staging directory and a
+     * marker file that was never renamed. --resume removes both leftovers, keeps other hidden entries and finishes.
+     */
+    @Test
+    void aResumedRunRemovesWhatKilledWritesLeftAndCompletes() throws Exception {
+        Path out = dir.resolve("killed");
+        CliRun.Result first = CliRun.spruce("prune", "-c", conf.toString(), "--set", "output.dir=" + out);
+        assertEquals(0, first.exit(), first.err());
+        Fs.deleteQuietly(Fs.path(out.resolve("model").toString()));
+        Files.delete(out.resolve("_stages/apply.done"));
+        Path staging = Files.createDirectories(out.resolve(".model.staging-" + UUID.randomUUID()));
+        Files.write(staging.resolve("model.safetensors"), new byte[100]);
+        Path temporary = Files.writeString(out.resolve("_stages/.apply.done.tmp-" + UUID.randomUUID()), "{\"sta");
+        Path unrelated = Files.createDirectories(out.resolve(".notes"));
+
+        List<String> log = new CopyOnWriteArrayList<>();
+        Logger spruceLog = (Logger) LogManager.getLogger("spruce");
+        AbstractAppender capture = new AbstractAppender("capture", null, null, true, Property.EMPTY_ARRAY) {
+            @Override
+            public void append(LogEvent event) {
+                log.add(event.getMessage().getFormattedMessage());
+            }
+        };
+        capture.start();
+        spruceLog.addAppender(capture);
+        CliRun.Result resumed;
+        try {
+            resumed = CliRun.spruce("prune", "-c", conf.toString(), "--set", "output.dir=" + out, "--resume");
+        } finally {
+            spruceLog.removeAppender(capture);
+        }
+
+        assertEquals(0, resumed.exit(), resumed.err());
+        assertFalse(Files.exists(staging), "stale staging directory left");
+        assertFalse(Files.exists(temporary), "stale temporary file left");
+        assertTrue(Files.exists(unrelated), "a hidden directory that no spruce write made was removed");
+        for (Path removed : List.of(staging, temporary)) {
+            String line = "resume: removed " + Fs.path(removed.toString()) + ", left by a write that did not finish";
+            assertTrue(log.contains(line), "expected '" + line + "' in the log: " + log);
+        }
+        assertTrue(Files.exists(out.resolve("_stages/apply.done")));
+        PrunePlan plan = PrunePlan.read(Fs.path(out.resolve("plan.json").toString()));
+        assertEquals(plan.paramsAfter(), LlamaConfig.read(Fs.path(out.resolve("model").toString())).parameterCount());
+        try (Stream<Path> entries = Files.walk(out)) {
+            assertEquals(List.of(), entries.map(p -> p.getFileName().toString())
+                    .filter(n -> n.contains(".staging-") || n.contains(".tmp-")).toList());
+        }
+    }
+
+    /**
+     * Outputs that cannot take a run fail before Spark runs anything, and are left as they were. Tests run as root,
+     * which ignores permission bits, so a read-only output is stood for by a path under a regular file: nothing can
+     * be created there by anyone.
+     */
+    @Test
+    void outputsThatCannotTakeARunFailBeforeAnySparkJob() throws Exception {
+        Path file = Files.writeString(dir.resolve("a-file.txt"), "not a run");
+        assertRefusedBeforeAnyJob("output " + Fs.path(file.resolve("sub").toString()) + " cannot be created: "
+                + Fs.path(file.toString()) + " is a file, expected a directory", "--set", "output.dir=" + file.resolve("sub"));
+        String isAFile = "output " + Fs.path(file.toString()) + " is a file, expected a spruce run directory (or a path "
+                + "that does not exist yet)";
+        assertRefusedBeforeAnyJob(isAFile, "--set", "output.dir=" + file, "--resume");
+        assertRefusedBeforeAnyJob(isAFile, "--set", "output.dir=" + file, "--set", "output.overwrite=true");
+        assertEquals("not a run", Files.readString(file));
+
+        Path notARun = Files.createDirectories(dir.resolve("my-data"));
+        Files.writeString(notARun.resolve("thesis.tex"), "years of work");
+        assertRefusedBeforeAnyJob("output " + Fs.path(notARun.toString()) + " is not a spruce run directory (it has "
+                + "neither run.json nor _stages/), and output.overwrite = true replaces only an earlier run; choose "
+                + "another output.dir or remove it yourself", "--set", "output.dir=" + notARun, "--set",
+                "output.overwrite=true");
+        assertEquals("years of work", Files.readString(notARun.resolve("thesis.tex")));
+    }
+
+    /** output.overwrite replaces a directory with a run's marker (here a run killed in its first stage). */
+    @Test
+    void overwriteReplacesAnEarlierRun() throws Exception {
+        Path out = dir.resolve("replaced");
+        Files.createDirectories(out.resolve("_stages"));
+        Files.writeString(out.resolve("scores.json"), "{\"partial");
+        CliRun.Result r = CliRun.spruce("prune", "-c", conf.toString(), "--set", "output.dir=" + out, "--set",
+                "output.overwrite=true");
+        assertEquals(0, r.exit(), r.err());
+        assertTrue(Files.exists(out.resolve("_stages/apply.done")));
+        PrunePlan.read(Fs.path(out.resolve("plan.json").toString()));
+        assertTrue(Files.readString(out.resolve("scores.json")).startsWith("{\n"), "the old scores were not replaced");
     }
 
     @Test

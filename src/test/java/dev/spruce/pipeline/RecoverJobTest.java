@@ -1,6 +1,7 @@
 package dev.spruce.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -19,6 +20,7 @@ import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.spark.TestSpark;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.UUID;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -77,8 +79,36 @@ class RecoverJobTest {
         assertEquals(20, runJson.path("recover").path("training_samples").asInt());
         assertEquals(3, runJson.path("recover").path("steps").asInt());
 
+        // A resumed recover removes what killed writes left in the run directory, at any depth.
+        Path staging = Files.createDirectories(out.resolve("recover/.merged.staging-" + UUID.randomUUID()));
+        Files.writeString(staging.resolve("config.json"), "{");
+        Path temporary = Files.writeString(out.resolve(".run.json.tmp-" + UUID.randomUUID()), "{");
         CliRun.Result again = CliRun.spruce("recover", "-c", conf.toString(), "--resume");
         assertEquals(0, again.exit(), again.err());
+        assertFalse(Files.exists(staging), "stale staging directory left");
+        assertFalse(Files.exists(temporary), "stale temporary file left");
+    }
+
+    /** The output is checked before the Spark session exists, so before any job (a path under a file: see PruneJobTest). */
+    @Test
+    void anOutputThatCannotBeCreatedFailsBeforeAnySparkJob() throws Exception {
+        LlamaConfig c = TinyModels.builder(2, 4, 2).vocabSize(259).maxPositionEmbeddings(512).build();
+        Path model = tinyModel("model-o", c, 3);
+        Path file = Files.writeString(dir.resolve("plain-file"), "x");
+        Path data = Files.writeString(dir.resolve("o.json"), "[{\"instruction\": \"a\", \"output\": \"b\"}]");
+        Path conf = Files.writeString(dir.resolve("o.conf"), String.join("\n",
+                "spruce {",
+                "  spark.master = \"local[2]\"",
+                "  output.dir = \"" + file.resolve("run") + "\"",
+                "  recover { model = \"" + model + "\", data.path = \"" + data + "\" }",
+                "}"));
+        CliRun.Result[] r = new CliRun.Result[1];
+        int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce("recover", "-c", conf.toString()));
+        assertEquals(1, r[0].exit(), r[0].out());
+        assertEquals("output " + Fs.path(file.resolve("run").toString()) + " cannot be created: " + Fs.path(file.toString())
+                + " is a file, expected a directory", r[0].error());
+        assertEquals(0, jobs);
+        assertEquals("x", Files.readString(file));
     }
 
     /** A tiny random model with the byte tokenizer (a text of n bytes is n + 1 tokens with BOS). */

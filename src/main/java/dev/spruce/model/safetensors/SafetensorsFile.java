@@ -119,6 +119,39 @@ public final class SafetensorsFile implements AutoCloseable {
         return bytes;
     }
 
+    /**
+     * The index of the first NaN or infinite value among {@code count} elements from element {@code first} of a
+     * floating-point tensor, or -1 when they are all finite. Reads in bounded chunks, so even a full scan of a
+     * tensor larger than a Java array needs no tensor-sized buffer.
+     */
+    public long firstNonFinite(String name, long first, long count) {
+        TensorInfo t = info(name);
+        if (!t.dtype().isFloatingPoint()) {
+            throw SafetensorsHeader.problem(file, name, "dtype " + t.dtype() + " is not floating point");
+        }
+        long end = Math.min(t.numel(), first + Math.max(count, 0));
+        if (first < 0 || first >= end) {
+            return -1;
+        }
+        int elementSize = t.dtype().byteSize();
+        int elementsPerChunk = (int) Math.min(READ_CHUNK_BYTES / elementSize, end - first);
+        byte[] bytes = new byte[elementsPerChunk * elementSize];
+        double[] values = new double[elementsPerChunk];
+        ByteBuffer chunk = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
+        for (long from = first; from < end; from += elementsPerChunk) {
+            int n = (int) Math.min(elementsPerChunk, end - from);
+            readFully(t, dataStart + t.begin() + from * elementSize, bytes, n * elementSize);
+            chunk.clear();
+            ElementCodec.decode(t.dtype(), chunk, values, 0, n);
+            for (int i = 0; i < n; i++) {
+                if (!Double.isFinite(values[i])) {
+                    return from + i;
+                }
+            }
+        }
+        return -1;
+    }
+
     private int arrayLength(TensorInfo t, long length, String unit) {
         if (length > MAX_ARRAY_LENGTH) {
             throw SafetensorsHeader.problem(file, t.name(), "has " + length + " " + unit + ", more than one Java array holds ("

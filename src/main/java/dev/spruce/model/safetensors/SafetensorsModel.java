@@ -3,6 +3,7 @@ package dev.spruce.model.safetensors;
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.spruce.io.Fs;
 import dev.spruce.io.InvalidModelException;
+import dev.spruce.io.JsonErrors;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -57,7 +58,7 @@ public final class SafetensorsModel implements AutoCloseable {
         try {
             root = Json.MAPPER.readTree(Fs.readAll(index));
         } catch (IOException e) {
-            throw new InvalidModelException(index + ": not valid JSON: " + e.getMessage(), e);
+            throw new InvalidModelException(index + ": not valid JSON: " + JsonErrors.oneLine(e), e);
         }
         JsonNode weightMap = root == null ? null : root.get("weight_map");
         if (weightMap == null || !weightMap.isObject()) {
@@ -109,23 +110,33 @@ public final class SafetensorsModel implements AutoCloseable {
         return shard;
     }
 
+    /** The file that holds {@code name}: the single file, or its shard. */
+    public Path fileOf(String name) {
+        return new Path(dir, shardOf(name));
+    }
+
+    /** As {@link SafetensorsFile#firstNonFinite}. */
+    public long firstNonFinite(String name, long first, long count) {
+        return shard(name).firstNonFinite(name, first, count);
+    }
+
     public TensorInfo info(String name) {
-        return fileOf(name).info(name);
+        return shard(name).info(name);
     }
 
     public float[] readFloat(String name) {
-        return fileOf(name).readFloat(name);
+        return shard(name).readFloat(name);
     }
 
     public double[] readDouble(String name) {
-        return fileOf(name).readDouble(name);
+        return shard(name).readDouble(name);
     }
 
     public byte[] readRaw(String name) {
-        return fileOf(name).readRaw(name);
+        return shard(name).readRaw(name);
     }
 
-    private synchronized SafetensorsFile fileOf(String name) {
+    private synchronized SafetensorsFile shard(String name) {
         String shard = shardOf(name);
         SafetensorsFile file = openShards.get(shard);
         if (file == null) {
