@@ -83,8 +83,10 @@ public final class SafetensorsModel implements AutoCloseable {
         return shardOf;
     }
 
+    /** A file name in the model directory: no separator, no parent, and no ':' (which a Hadoop path reads as a URI). */
     private static boolean isPlainFileName(String name) {
-        return !name.isEmpty() && !name.contains("/") && !name.contains("\\") && !name.equals(".") && !name.equals("..");
+        return !name.isEmpty() && !name.contains("/") && !name.contains("\\") && !name.contains(":")
+                && !name.equals(".") && !name.equals("..");
     }
 
     public Path dir() {

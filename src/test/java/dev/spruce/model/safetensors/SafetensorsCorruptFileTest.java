@@ -118,6 +118,15 @@ class SafetensorsCorruptFileTest {
     }
 
     @Test
+    void aShardNameThatReadsAsAUriIsRejected() throws Exception {
+        java.nio.file.Path dir = Files.createDirectories(tmp.resolve("m"));
+        writeIndex(dir, Map.of("a", "file:passwd"));
+        InvalidModelException e = assertThrows(InvalidModelException.class, () -> SafetensorsModel.open(hadoopPath(dir)));
+        assertTrue(e.getMessage().contains("weight_map maps tensor 'a' to \"file:passwd\", expected the file name of a "
+                + "shard in"), e.getMessage());
+    }
+
+    @Test
     void indexWithoutWeightMapIsRejected() throws Exception {
         java.nio.file.Path dir = Files.createDirectories(tmp.resolve("m"));
         Files.writeString(dir.resolve(SafetensorsModel.INDEX_FILE), "{\"metadata\": {}}");
