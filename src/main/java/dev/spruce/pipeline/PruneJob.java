@@ -211,5 +211,9 @@ public final class PruneJob {
                     + "model's own tokenizer)");
         }
         ModelFiles.check(dir, WeightCheck.Scan.SAMPLE);
+        try (HfTokenizer tokenizer = HfTokenizer.load(dir)) {
+            // loaded here so that a broken tokenizer.json fails on the driver, not inside the first task
+            tokenizer.vocabSize();
+        }
     }
 }

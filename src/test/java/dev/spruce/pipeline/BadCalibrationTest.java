@@ -16,10 +16,8 @@ import dev.spruce.model.safetensors.DType;
 import dev.spruce.spark.TestSpark;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.spark.scheduler.SparkListener;
-import org.apache.spark.scheduler.SparkListenerJobStart;
-import org.apache.spark.sql.SparkSession;
+import java.util.ArrayList;
+import java.util.List;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -29,22 +27,27 @@ class BadCalibrationTest {
     @TempDir
     static Path dir;
     static Path model;
-    static final AtomicInteger JOBS = new AtomicInteger();
 
     @BeforeAll
     static void setUp() {
-        SparkSession spark = TestSpark.session();
-        spark.sparkContext().addSparkListener(new SparkListener() {
-            @Override
-            public void onJobStart(SparkListenerJobStart jobStart) {
-                JOBS.incrementAndGet();
-            }
-        });
+        TestSpark.session();
         LlamaConfig c = TinyModels.builder(4, 4, 2).vocabSize(259).build();
         model = dir.resolve("model");
         ModelFiles.write(Fs.path(model.toString()), c, WeightSource.of(c, TinyModels.randomWeights(c, 5)), DType.F32,
                 null, false);
         TestTokenizers.bytes(model);
+    }
+
+    private interface Call {
+        CliRun.Result call() throws Exception;
+    }
+
+    private static CliRun.Result run(Call call) {
+        try {
+            return call.call();
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     private CliRun.Result prune(Path calibration, String format, Path out) throws Exception {
@@ -68,15 +71,15 @@ class BadCalibrationTest {
         }
         Path calibration = Files.writeString(dir.resolve("bad.jsonl"), jsonl);
         Path out = dir.resolve("bad-run");
-        int jobsBefore = JOBS.get();
-
-        CliRun.Result r = prune(calibration, "jsonl", out);
+        CliRun.Result[] result = new CliRun.Result[1];
+        int jobs = TestSpark.jobsStartedDuring(() -> result[0] = run(() -> prune(calibration, "jsonl", out)));
+        CliRun.Result r = result[0];
 
         assertEquals(1, r.exit());
         assertEquals("spruce: error: " + calibration + ": 6 of 9 records are malformed or longer than 1048576 bytes "
                 + "(first: " + calibration + ":2 is not valid JSON); at most 5.0% may be "
                 + "(calibration.max-bad-fraction)", r.err().strip().lines().reduce((a, b) -> b).orElse(""));
-        assertEquals(jobsBefore, JOBS.get(), "a Spark job ran before the input was refused");
+        assertEquals(0, jobs, "a Spark job ran before the input was refused");
         assertFalse(Files.exists(out), "the refused run left " + out);
     }
 
@@ -87,13 +90,13 @@ class BadCalibrationTest {
         bytes[7] = 0;
         Path calibration = Files.write(dir.resolve("weights.bin"), bytes);
         Path out = dir.resolve("binary-run");
-        int jobsBefore = JOBS.get();
-
-        CliRun.Result r = prune(calibration, "text", out);
+        CliRun.Result[] result = new CliRun.Result[1];
+        int jobs = TestSpark.jobsStartedDuring(() -> result[0] = run(() -> prune(calibration, "text", out)));
+        CliRun.Result r = result[0];
 
         assertEquals(1, r.exit());
         assertTrue(r.err().contains(calibration + ": binary data (a NUL byte at offset "), r.err());
-        assertEquals(jobsBefore, JOBS.get(), "a Spark job ran before the input was refused");
+        assertEquals(0, jobs, "a Spark job ran before the input was refused");
         assertFalse(Files.exists(out));
     }
 
@@ -114,5 +117,40 @@ class BadCalibrationTest {
         assertEquals(31, input.path("records").asInt());
         assertEquals(1, input.path("records_over_1048576_bytes").asInt());
         assertEquals(0, input.path("malformed_records").asInt());
+    }
+
+    @Test
+    void aBrokenTokenizerFailsOnTheDriverBeforeAnySparkJob() throws Exception {
+        Path broken = dir.resolve("broken-tokenizer-model");
+        Files.createDirectories(broken);
+        try (var files = Files.list(model)) {
+            for (Path f : files.toList()) {
+                Files.copy(f, broken.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(broken.resolve("tokenizer.json"), "{\"version\": \"1.0\", \"model\": {\"type\": \"BPE\"");
+        List<String> docs = new ArrayList<>();
+        for (int i = 0; i < 10; i++) {
+            docs.add("A calibration document, number " + i + ", about pruning on Spark.");
+        }
+        Path calibration = Files.write(dir.resolve("plain.txt"), docs);
+        Path out = dir.resolve("tokenizer-run");
+        Path conf = Files.writeString(dir.resolve("tokenizer-run.conf"), String.join("\n",
+                "spruce {",
+                "  spark.master = \"local[2]\"",
+                "  model.path = \"" + broken + "\"",
+                "  output.dir = \"" + out + "\"",
+                "  calibration { path = \"" + calibration + "\", samples = 4, length = 16 }",
+                "  prune { ratio = 0.5, attention-layers = \"1:3\", mlp-layers = \"1:4\" }",
+                "}"));
+        CliRun.Result[] result = new CliRun.Result[1];
+        int jobs = TestSpark.jobsStartedDuring(() -> result[0] = CliRun.spruce("prune", "-c", conf.toString()));
+        CliRun.Result r = result[0];
+
+        assertEquals(1, r.exit());
+        String last = r.err().strip().lines().reduce((a, b) -> b).orElse("");
+        assertTrue(last.startsWith("spruce: error: ") && last.contains("tokenizer.json"), r.err());
+        assertEquals(0, jobs, "a Spark job ran before the tokenizer was refused");
+        assertFalse(Files.exists(out));
     }
 }
