@@ -1,5 +1,6 @@
 package dev.spruce.data;
 
+import dev.spruce.io.Fs;
 import dev.spruce.spark.ExecutorTokenizers;
 import dev.spruce.tokenize.Tokenizer;
 import java.io.Serializable;
@@ -99,8 +100,9 @@ public final class CalibrationSet {
         int length = s.length();
         long seed = s.seed();
         JavaRDD<String> docs = s.source().documents(spark).javaRDD();
+        String tokenizer = Fs.absolute(tokenizerPath); // absolute here, on the driver
         JavaRDD<Tuple2<Long, int[]>> windows = docs.mapPartitions(it -> {
-            Tokenizer tok = ExecutorTokenizers.get(tokenizerPath);
+            Tokenizer tok = ExecutorTokenizers.get(tokenizer);
             List<Tuple2<Long, int[]>> out = new ArrayList<>();
             while (it.hasNext()) {
                 String text = it.next();
@@ -134,8 +136,9 @@ public final class CalibrationSet {
     private static Dataset<TokenSample> allWindows(SparkSession spark, Settings s, String tokenizerPath) {
         int length = s.length();
         long seed = s.seed();
+        String tokenizer = Fs.absolute(tokenizerPath); // absolute here, on the driver
         JavaRDD<Tuple2<Long, int[]>> windows = s.source().documents(spark).javaRDD().mapPartitions(it -> {
-            Tokenizer tok = ExecutorTokenizers.get(tokenizerPath);
+            Tokenizer tok = ExecutorTokenizers.get(tokenizer);
             List<Tuple2<Long, int[]>> out = new ArrayList<>();
             while (it.hasNext()) {
                 String text = it.next();

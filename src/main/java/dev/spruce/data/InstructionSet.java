@@ -1,5 +1,6 @@
 package dev.spruce.data;
 
+import dev.spruce.io.Fs;
 import dev.spruce.spark.ExecutorTokenizers;
 import dev.spruce.tokenize.Tokenizer;
 import java.io.Serializable;
@@ -53,8 +54,9 @@ public record InstructionSet(Dataset<TokenSample> samples, long records, long ma
                 hasInput ? functions.col("input").cast("string") : functions.lit(null).cast("string").as("input"),
                 functions.col("output").cast("string"));
         long malformed = records - good.count();
+        String tokenizer = Fs.absolute(tokenizerPath); // absolute here, on the driver
         JavaRDD<Tuple2<Long, TokenSample>> tokenized = good.javaRDD().mapPartitions(it -> {
-            Tokenizer tok = ExecutorTokenizers.get(tokenizerPath);
+            Tokenizer tok = ExecutorTokenizers.get(tokenizer);
             List<Tuple2<Long, TokenSample>> out = new ArrayList<>();
             while (it.hasNext()) {
                 Row r = it.next();

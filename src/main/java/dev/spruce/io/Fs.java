@@ -45,6 +45,11 @@ public final class Fs {
         return new Path("file", null, new java.io.File(location).getAbsolutePath());
     }
 
+    /** {@link #path} as a string: what a driver hands to executors, whose working directory is another one. */
+    public static String absolute(String location) {
+        return path(location).toString();
+    }
+
     public static FileSystem fs(Path p) {
         try {
             FileSystem fs = p.getFileSystem(conf());

@@ -1,12 +1,13 @@
 package dev.spruce.spark;
 
+import dev.spruce.io.Fs;
 import java.io.Serializable;
 
 /**
  * What an executor needs to load a model by itself: where it is and in which precision to compute.
  * Small and serializable; tasks carry it instead of weights.
  *
- * @param path     model directory in Hugging Face layout, as a Hadoop path string
+ * @param path     model directory in Hugging Face layout, as a Hadoop path string (made absolute)
  * @param dataType compute precision: float32, float64, float16 or bfloat16 (the last two on GPU only)
  * @param cpuOnly  ignore assigned GPUs
  */
@@ -15,6 +16,9 @@ public record ModelRef(String path, String dataType, boolean cpuOnly) implements
         if (path == null || path.isBlank()) {
             throw new IllegalArgumentException("model path is empty");
         }
+        // Made absolute where the ref is made (the driver): a relative path would resolve in each executor's own
+        // working directory.
+        path = Fs.absolute(path);
         switch (dataType) {
             case "float32", "float64", "float16", "bfloat16" -> { }
             default -> throw new IllegalArgumentException("model dtype must be float32, float64, float16 or "

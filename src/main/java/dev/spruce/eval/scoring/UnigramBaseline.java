@@ -2,6 +2,7 @@ package dev.spruce.eval.scoring;
 
 import dev.spruce.data.TextSource;
 import dev.spruce.eval.tasks.PerplexityWindow;
+import dev.spruce.io.Fs;
 import dev.spruce.spark.ExecutorTokenizers;
 import dev.spruce.tokenize.Tokenizer;
 import java.util.List;
@@ -26,8 +27,9 @@ public final class UnigramBaseline {
 
     /** Token counts of every document of {@code corpus} (tokenized with BOS, on the executors). */
     public static UnigramBaseline fit(SparkSession spark, TextSource corpus, String tokenizerPath, int vocabSize) {
+        String tokenizer = Fs.absolute(tokenizerPath); // absolute here, on the driver
         long[] counts = corpus.documents(spark).javaRDD().mapPartitions(it -> {
-            Tokenizer tok = ExecutorTokenizers.get(tokenizerPath);
+            Tokenizer tok = ExecutorTokenizers.get(tokenizer);
             long[] c = new long[vocabSize];
             while (it.hasNext()) {
                 for (int id : tok.encode(it.next(), true)) {

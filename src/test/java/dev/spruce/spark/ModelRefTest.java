@@ -1,0 +1,29 @@
+package dev.spruce.spark;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+import java.io.ByteArrayInputStream;
+import java.io.ByteArrayOutputStream;
+import java.io.ObjectInputStream;
+import java.io.ObjectOutputStream;
+import java.nio.file.Path;
+import org.junit.jupiter.api.Test;
+
+/** A model path reaches executors absolute: their working directory is not the driver's. */
+class ModelRefTest {
+    @Test
+    void aRelativePathIsMadeAbsoluteOnTheDriverAndStaysSoOnTheExecutor() throws Exception {
+        ModelRef ref = new ModelRef("models/spruce-tiny", "float32", false);
+        String expected = "file:" + Path.of("models/spruce-tiny").toAbsolutePath();
+        assertEquals(expected, ref.path());
+        assertEquals("hdfs://nn:8020/models/m", new ModelRef("hdfs://nn:8020/models/m", "float32", false).path());
+
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try (ObjectOutputStream out = new ObjectOutputStream(bytes)) {
+            out.writeObject(ref);
+        }
+        try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
+            assertEquals(ref, in.readObject()); // what a task deserializes, wherever it runs
+        }
+    }
+}
