@@ -93,7 +93,8 @@ public final class DistributedImportance {
         long started = System.nanoTime();
         CollectionAccumulator<String> devices = spark.sparkContext().collectionAccumulator("importance task devices");
         JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
-                .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices)),
+                .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
+                        partitions)),
                 partitions);
         List<double[]> countRecords = reduced.lookup(COUNTS);
         if (countRecords.isEmpty() || countRecords.get(0)[0] == 0) {
@@ -164,7 +165,7 @@ public final class DistributedImportance {
     /** A task's partial sums keyed by (member and block, the task's partition), the order they are added in. */
     private static Iterator<Tuple2<Tuple2<Long, Integer>, double[]>> shard(Iterator<TokenSample> it, ModelRef ref,
             Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
-            CollectionAccumulator<String> devices) {
+            CollectionAccumulator<String> devices, int shards) {
         FailureInjection.maybeFail("importance");
         TaskContext tc = TaskContext.get();
         devices.add("executor " + SparkEnv.get().executorId() + " partition " + tc.partitionId() + " on "
@@ -176,14 +177,14 @@ public final class DistributedImportance {
         }
         int shardIndex = tc.partitionId();
         LlamaModel model = ExecutorModels.get(ref);
+        List<TokenSample> mine = new ArrayList<>();
+        it.forEachRemaining(mine::add); // token ids only; knowing the count gives the progress lines a total
+        ShardProgress progress = new ShardProgress(shardIndex, shards, mine.size());
         try (GradientAccumulator acc = new GradientAccumulator(model, criterion, members)) {
-            List<TokenSample> batch = new ArrayList<>(microBatch);
-            while (it.hasNext()) {
-                batch.add(it.next());
-                if (batch.size() == microBatch || !it.hasNext()) {
-                    acc.add(Batches.pack(batch, padId));
-                    batch.clear();
-                }
+            for (int from = 0; from < mine.size(); from += microBatch) {
+                List<TokenSample> batch = mine.subList(from, Math.min(mine.size(), from + microBatch));
+                acc.add(Batches.pack(batch, padId));
+                progress.done(batch.size(), acc.tokens());
             }
             out.add(new Tuple2<>(new Tuple2<>(COUNTS, shardIndex), new double[] {acc.samples(), acc.tokens()}));
             for (int m = 0; m < members.size(); m++) {
@@ -203,5 +204,41 @@ public final class DistributedImportance {
             }
         }
         return out.iterator();
+    }
+
+    /**
+     * Progress of one shard in the executor's log (the driver's console in local mode): samples done of the
+     * shard's total, tokens/s and the time left, at every tenth of the shard and at its end.
+     */
+    static final class ShardProgress {
+        private final int shard;
+        private final int shards;
+        private final int total;
+        private final long started = System.nanoTime();
+        private int done;
+        private int reportedTenths;
+
+        ShardProgress(int shard, int shards, int total) {
+            this.shard = shard;
+            this.shards = shards;
+            this.total = total;
+        }
+
+        /** Counts {@code samples} more; returns the line logged, or null when this step logs none. */
+        String done(int samples, long tokensSoFar) {
+            done += samples;
+            int tenths = total == 0 ? 10 : (int) (10L * done / total);
+            if (tenths <= reportedTenths && done < total) {
+                return null;
+            }
+            reportedTenths = tenths;
+            double seconds = Math.max(1e-9, (System.nanoTime() - started) / 1e9);
+            double left = done == 0 ? 0 : seconds * (total - done) / done;
+            String line = String.format(java.util.Locale.ROOT,
+                    "importance: shard %d/%d: %d/%d samples, %.0f tokens/s, about %.0fs left", shard + 1, shards, done,
+                    total, tokensSoFar / seconds, left);
+            LOG.info(line);
+            return line;
+        }
     }
 }
