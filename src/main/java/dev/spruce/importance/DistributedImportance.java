@@ -7,6 +7,7 @@ import dev.spruce.model.LlamaModel;
 import dev.spruce.model.WeightSource;
 import dev.spruce.spark.ExecutorModels;
 import dev.spruce.spark.FailureInjection;
+import dev.spruce.spark.LiveCounter;
 import dev.spruce.spark.ModelRef;
 import dev.spruce.spark.Progress;
 import dev.spruce.spark.TaskDevice;
@@ -16,6 +17,7 @@ import java.util.HashMap;
 import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
@@ -23,6 +25,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import scala.Tuple2;
@@ -92,11 +95,18 @@ public final class DistributedImportance {
         progress.describe("gradients and partial sums over " + partitions + " shards");
         long started = System.nanoTime();
         CollectionAccumulator<String> devices = spark.sparkContext().collectionAccumulator("importance task devices");
+        long totalSamples = samples.count();
+        LiveCounter samplesDone = new LiveCounter(spark.sparkContext(), "importance samples done",
+                done -> liveProgress(done, totalSamples, started));
+        LongAccumulator doneAccumulator = samplesDone.accumulator();
         JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
                 .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
-                        partitions)),
+                        partitions, doneAccumulator)),
                 partitions);
-        List<double[]> countRecords = reduced.lookup(COUNTS);
+        List<double[]> countRecords;
+        try (samplesDone) {
+            countRecords = reduced.lookup(COUNTS);
+        }
         if (countRecords.isEmpty() || countRecords.get(0)[0] == 0) {
             progress.finish();
             throw new IllegalArgumentException("the calibration set is empty: no samples reached the importance job");
@@ -165,7 +175,7 @@ public final class DistributedImportance {
     /** A task's partial sums keyed by (member and block, the task's partition), the order they are added in. */
     private static Iterator<Tuple2<Tuple2<Long, Integer>, double[]>> shard(Iterator<TokenSample> it, ModelRef ref,
             Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
-            CollectionAccumulator<String> devices, int shards) {
+            CollectionAccumulator<String> devices, int shards, LongAccumulator samplesDone) {
         FailureInjection.maybeFail("importance");
         TaskContext tc = TaskContext.get();
         devices.add("executor " + SparkEnv.get().executorId() + " partition " + tc.partitionId() + " on "
@@ -185,6 +195,7 @@ public final class DistributedImportance {
                 List<TokenSample> batch = mine.subList(from, Math.min(mine.size(), from + microBatch));
                 acc.add(Batches.pack(batch, padId));
                 progress.done(batch.size(), acc.tokens());
+                samplesDone.add(batch.size());
             }
             out.add(new Tuple2<>(new Tuple2<>(COUNTS, shardIndex), new double[] {acc.samples(), acc.tokens()}));
             for (int m = 0; m < members.size(); m++) {
@@ -204,6 +215,20 @@ public final class DistributedImportance {
             }
         }
         return out.iterator();
+    }
+
+    private static final AtomicLong LAST_LIVE_LOG = new AtomicLong();
+
+    /** The driver's view of the running stage, from the executors' heartbeats: at most one line per 5 seconds. */
+    private static void liveProgress(long done, long total, long startedNanos) {
+        long now = System.nanoTime();
+        long last = LAST_LIVE_LOG.get();
+        if ((done < total && now - last < 5_000_000_000L) || !LAST_LIVE_LOG.compareAndSet(last, now)) {
+            return;
+        }
+        double seconds = Math.max(1e-9, (now - startedNanos) / 1e9);
+        LOG.info(String.format(java.util.Locale.ROOT, "importance: %d/%d samples over all shards, %.1f samples/s, "
+                + "about %.0fs left", done, total, done / seconds, done == 0 ? 0 : seconds * (total - done) / done));
     }
 
     /**
