@@ -20,10 +20,7 @@ public final class DistillationLoss {
     /** Per-row summed τ²·KL, shape [batch], on {@code step}. */
     public static NDArray rowSums(NDManager step, NDArray studentLogits, NDArray teacherLogits, TokenBatch batch,
                                   double temperature) {
-        if (!(temperature > 0) || Double.isInfinite(temperature)) {
-            throw new IllegalArgumentException("distillation temperature must be a positive number, got "
-                    + temperature);
-        }
+        requireTemperature(temperature);
         if (!studentLogits.getShape().equals(teacherLogits.getShape())) {
             throw new IllegalArgumentException("student logits " + studentLogits.getShape() + " and teacher logits "
                     + teacherLogits.getShape() + " differ (teacher and student need the same vocabulary)");
@@ -33,7 +30,7 @@ public final class DistillationLoss {
         }
         int b = batch.batchSize();
         int t = batch.length();
-        DataType type = studentLogits.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+        DataType type = lossType(studentLogits);
         if (t < 2) {
             return step.zeros(new Shape(b), type);
         }
@@ -45,27 +42,50 @@ public final class DistillationLoss {
                 }
             }
         }
-        NDIndex shifted = new NDIndex(":, :-1, :");
-        NDArray student = studentLogits.get(shifted);
-        NDArray teacher = teacherLogits.get(shifted).stopGradient();
-        if (student.getDataType() != type) {
-            student = student.toType(type, false);
-        }
-        if (teacher.getDataType() != type) {
-            teacher = teacher.toType(type, false);
-        }
-        // P1: scalars are arrays on the step manager, alive until the caller's backward is done.
-        if (temperature != 1.0) {
-            NDArray tau = Djl.scalar(step, temperature, type);
-            student = student.div(tau);
-            teacher = teacher.div(tau);
-        }
-        NDArray logTeacher = teacher.logSoftmax(-1);
-        NDArray logStudent = student.logSoftmax(-1);
+        NDArray logTeacher = logProbabilities(step, teacherLogits.stopGradient(), temperature);
+        NDArray logStudent = logProbabilities(step, studentLogits, temperature);
         NDArray perPosition = logTeacher.exp().mul(logTeacher.sub(logStudent)).sum(new int[] {2});
         NDArray weights = Djl.fromDoubles(step, valid, new Shape(b, t - 1), type);
-        NDArray rows = perPosition.mul(weights).sum(new int[] {1});
-        return temperature == 1.0 ? rows : rows.mul(Djl.scalar(step, temperature * temperature, type));
+        return timesTemperatureSquared(step, perPosition.mul(weights).sum(new int[] {1}), temperature);
+    }
+
+    /** Refuses a temperature that is not a positive finite number. */
+    public static void requireTemperature(double temperature) {
+        if (!(temperature > 0) || Double.isInfinite(temperature)) {
+            throw new IllegalArgumentException("distillation temperature must be a positive number, got "
+                    + temperature);
+        }
+    }
+
+    /**
+     * log softmax(z/τ) of the positions that predict a next token (all but the last), in at least float32:
+     * [batch, time-1, vocab]. Shared by the loss and by the teacher's precomputed targets, so both see the same
+     * distribution.
+     */
+    public static NDArray logProbabilities(NDManager step, NDArray logits, double temperature) {
+        DataType type = lossType(logits);
+        NDArray z = logits.get(new NDIndex(":, :-1, :"));
+        if (z.getDataType() != type) {
+            z = z.toType(type, false);
+        }
+        if (temperature != 1.0) {
+            // P1: the scalar is an array on the step manager, alive until the caller's backward is done.
+            z = z.div(Djl.scalar(step, temperature, type));
+        }
+        return z.logSoftmax(-1);
+    }
+
+    /** The flat index, in [batch][time-1] order, of the {@code j}-th scored position of row {@code row}. */
+    public static int scoredPosition(int row, int length, int promptLength, int j) {
+        return row * (length - 1) + Math.max(1, promptLength) + j - 1;
+    }
+
+    private static NDArray timesTemperatureSquared(NDManager step, NDArray rows, double temperature) {
+        return temperature == 1.0 ? rows : rows.mul(Djl.scalar(step, temperature * temperature, rows.getDataType()));
+    }
+
+    private static DataType lossType(NDArray logits) {
+        return logits.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
     }
 
     /** Summed τ²·KL over the whole batch, a scalar on {@code step}. */
@@ -87,14 +107,11 @@ public final class DistillationLoss {
      */
     public static NDArray topKRowSums(NDManager step, NDArray studentLogits, long[] tokens, double[] logProbs,
                                       double[] scored, int k, double temperature) {
-        if (!(temperature > 0) || Double.isInfinite(temperature)) {
-            throw new IllegalArgumentException("distillation temperature must be a positive number, got "
-                    + temperature);
-        }
+        requireTemperature(temperature);
         long[] shape = studentLogits.getShape().getShape();
         int b = Math.toIntExact(shape[0]);
         int t = Math.toIntExact(shape[1]);
-        DataType type = studentLogits.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
+        DataType type = lossType(studentLogits);
         if (t < 2) {
             return step.zeros(new Shape(b), type);
         }
@@ -121,17 +138,11 @@ public final class DistillationLoss {
                 q[p * k + j] = scored[p] == 0 ? 0 : Math.exp(logQ[p * k + j]);
             }
         }
-        NDArray student = studentLogits.get(new NDIndex(":, :-1, :"));
-        if (student.getDataType() != type) {
-            student = student.toType(type, false);
-        }
-        if (temperature != 1.0) {
-            student = student.div(Djl.scalar(step, temperature, type));
-        }
-        NDArray logStudent = student.logSoftmax(-1).gather(step.create(tokens, new Shape(b, t - 1, k)), 2);
+        NDArray logStudent = logProbabilities(step, studentLogits, temperature)
+                .gather(step.create(tokens, new Shape(b, t - 1, k)), 2);
         NDArray weights = Djl.fromDoubles(step, q, new Shape(b, t - 1, k), type);
         NDArray constant = Djl.fromDoubles(step, logQ, new Shape(b, t - 1, k), type);
-        NDArray rows = weights.mul(constant.sub(logStudent)).sum(new int[] {1, 2});
-        return temperature == 1.0 ? rows : rows.mul(Djl.scalar(step, temperature * temperature, type));
+        return timesTemperatureSquared(step, weights.mul(constant.sub(logStudent)).sum(new int[] {1, 2}),
+                temperature);
     }
 }

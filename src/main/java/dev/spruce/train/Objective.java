@@ -115,7 +115,6 @@ public interface Objective extends Serializable {
             double[] scored = new double[positions];
             for (int r = 0; r < rows.size(); r++) {
                 TokenSample sample = rows.get(r);
-                int start = Math.max(1, sample.getPromptLength());
                 int n = DistillationLoss.scoredPositions(sample.getTokens().length, sample.getPromptLength());
                 int[] ids = sample.getTeacherTokens();
                 float[] lp = sample.getTeacherLogProbs();
@@ -124,7 +123,7 @@ public interface Objective extends Serializable {
                             + "for its " + n + " scored positions (precompute them with TeacherTopK)");
                 }
                 for (int j = 0; j < n; j++) {
-                    int position = r * (t - 1) + (start + j - 1);
+                    int position = DistillationLoss.scoredPosition(r, t, sample.getPromptLength(), j);
                     scored[position] = 1;
                     for (int i = 0; i < k; i++) {
                         tokens[position * k + i] = ids[j * k + i];

@@ -3,7 +3,6 @@ package dev.spruce.train;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import dev.spruce.data.Batches;
 import dev.spruce.data.TokenSample;
@@ -91,24 +90,18 @@ public final class TeacherTopK {
             float[] values = new float[0];
             long[] indices = new long[0];
             if (t >= 2) {
-                NDArray logits = teacher.logits(step, batch, ForwardHooks.NONE).get(new NDIndex(":, :-1, :"));
-                DataType type = logits.getDataType() == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-                logits = logits.toType(type, false);
-                if (temperature != 1.0) {
-                    logits = logits.div(Djl.scalar(step, temperature, type));
-                }
-                NDList top = logits.logSoftmax(-1).topK(k, -1, true, true);
+                NDArray logits = teacher.logits(step, batch, ForwardHooks.NONE);
+                NDList top = DistillationLoss.logProbabilities(step, logits, temperature).topK(k, -1, true, true);
                 values = top.get(0).toType(DataType.FLOAT32, false).toFloatArray();
                 indices = top.get(1).toType(DataType.INT64, false).toLongArray();
             }
             for (int r = 0; r < chunk.size(); r++) {
                 TokenSample sample = chunk.get(r);
-                int start = Math.max(1, sample.getPromptLength());
                 int n = DistillationLoss.scoredPositions(sample.getTokens().length, sample.getPromptLength());
                 int[] ids = new int[n * k];
                 float[] logProbs = new float[n * k];
                 for (int j = 0; j < n; j++) {
-                    int from = (r * (t - 1) + (start + j - 1)) * k;
+                    int from = DistillationLoss.scoredPosition(r, t, sample.getPromptLength(), j) * k;
                     for (int i = 0; i < k; i++) {
                         ids[j * k + i] = Math.toIntExact(indices[from + i]);
                         logProbs[j * k + i] = values[from + i];
