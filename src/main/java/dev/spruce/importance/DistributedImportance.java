@@ -96,8 +96,9 @@ public final class DistributedImportance {
         long started = System.nanoTime();
         CollectionAccumulator<String> devices = spark.sparkContext().collectionAccumulator("importance task devices");
         long totalSamples = samples.count();
+        AtomicLong lastLiveLog = new AtomicLong();
         LiveCounter samplesDone = new LiveCounter(spark.sparkContext(), "importance samples done",
-                done -> liveProgress(done, totalSamples, started));
+                done -> liveProgress(done, totalSamples, started, lastLiveLog));
         LongAccumulator doneAccumulator = samplesDone.accumulator();
         JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
                 .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
@@ -217,13 +218,11 @@ public final class DistributedImportance {
         return out.iterator();
     }
 
-    private static final AtomicLong LAST_LIVE_LOG = new AtomicLong();
-
     /** The driver's view of the running stage, from the executors' heartbeats: at most one line per 5 seconds. */
-    private static void liveProgress(long done, long total, long startedNanos) {
+    private static void liveProgress(long done, long total, long startedNanos, AtomicLong lastLog) {
         long now = System.nanoTime();
-        long last = LAST_LIVE_LOG.get();
-        if ((done < total && now - last < 5_000_000_000L) || !LAST_LIVE_LOG.compareAndSet(last, now)) {
+        long last = lastLog.get();
+        if ((done < total && now - last < 5_000_000_000L) || !lastLog.compareAndSet(last, now)) {
             return;
         }
         double seconds = Math.max(1e-9, (now - startedNanos) / 1e9);
