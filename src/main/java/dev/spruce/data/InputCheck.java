@@ -177,12 +177,20 @@ public final class InputCheck {
         }
     }
 
-    private static byte[] sniff(InputStream in, byte[] buffer, int[] length) throws IOException {
-        in.mark(SNIFF_BYTES);
-        int n = in.readNBytes(buffer, 0, buffer.length);
-        in.reset();
-        length[0] = n;
-        return buffer;
+    /** Opens a text file after refusing binary or non-UTF-8 content in its first bytes; the stream starts at 0. */
+    private static InputStream openText(Path file) throws IOException {
+        InputStream in = new BufferedInputStream(Fs.open(file), SNIFF_BYTES);
+        try {
+            byte[] prefix = new byte[SNIFF_BYTES];
+            in.mark(SNIFF_BYTES);
+            int n = in.readNBytes(prefix, 0, prefix.length);
+            in.reset();
+            requireText(file, prefix, n);
+            return in;
+        } catch (IOException | RuntimeException e) {
+            in.close();
+            throw e;
+        }
     }
 
     /** Lines of text or JSON Lines, each held only up to the limit. */
@@ -193,9 +201,7 @@ public final class InputCheck {
         String first = null;
         int max = TextSource.MAX_RECORD_BYTES;
         byte[] line = new byte[Math.min(max, 1 << 16)];
-        try (InputStream in = new BufferedInputStream(Fs.open(file), SNIFF_BYTES)) {
-            int[] sniffed = new int[1];
-            requireText(file, sniff(in, new byte[SNIFF_BYTES], sniffed), sniffed[0]);
+        try (InputStream in = openText(file)) {
             long lineNumber = 0;
             int length = 0;
             long fullLength = 0;
@@ -269,9 +275,8 @@ public final class InputCheck {
 
     /** One document per file: too long when over the limit (Spark would read it whole). */
     private static FileCounts wholeFile(Path file) {
-        try (InputStream in = new BufferedInputStream(Fs.open(file), SNIFF_BYTES)) {
-            int[] sniffed = new int[1];
-            requireText(file, sniff(in, new byte[SNIFF_BYTES], sniffed), sniffed[0]);
+        try (InputStream in = openText(file)) {
+            // opening reads the first bytes, which is the whole check: the content is Spark's to read
         } catch (IOException e) {
             throw new UncheckedIOException(name(file) + ": cannot read: " + e.getMessage(), e);
         }
@@ -283,9 +288,7 @@ public final class InputCheck {
     /** A JSON file (an array of objects, or one object) streamed token by token: it must parse. */
     private static FileCounts json(Path file) {
         long records = 0;
-        try (InputStream in = new BufferedInputStream(Fs.open(file), SNIFF_BYTES)) {
-            int[] sniffed = new int[1];
-            requireText(file, sniff(in, new byte[SNIFF_BYTES], sniffed), sniffed[0]);
+        try (InputStream in = openText(file)) {
             try (JsonParser parser = new JsonFactory().createParser(in)) {
                 JsonToken top = parser.nextToken();
                 if (top == JsonToken.START_ARRAY) {
