@@ -108,6 +108,31 @@ class LocalClusterTest {
         SparkSession.clearDefaultSession();
     }
 
+    /** Importance over four shards, with the failure injection {@code prefix} armed on {@code marker} when set. */
+    private static DistributedImportance.Result importance(String model, ModelRef ref, List<TokenSample> list,
+                                                           ScoringSettings settings, String prefix, Path marker) {
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        if (prefix != null) {
+            sc.setLocalProperty(prefix + "importance", marker.toString());
+        }
+        try (SafetensorsModel st = SafetensorsModel.open(Fs.path(model))) {
+            return DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st),
+                    spark.createDataset(sc.parallelize(list, 4).rdd(), Encoders.bean(TokenSample.class)),
+                    settings, 2, 0, 64);
+        } finally {
+            if (prefix != null) {
+                sc.setLocalProperty(prefix + "importance", null);
+            }
+        }
+    }
+
+    private static void assertBitIdentical(ImportanceScores expected, ImportanceScores actual, String what) {
+        for (int l = 0; l < expected.attention().length; l++) {
+            assertArrayEquals(expected.attention()[l], actual.attention()[l], 0.0, "attention scores of " + what);
+            assertArrayEquals(expected.mlp()[l], actual.mlp()[l], 0.0, "MLP scores of " + what);
+        }
+    }
+
     @Test
     void executorsGetTheirOwnGpuLoadTheModelOnceAndMatchTheSingleNode() {
         Map<String, double[]> w = TinyModels.randomWeights(CONFIG, 21);
@@ -127,15 +152,8 @@ class LocalClusterTest {
         for (int job = 0; job < 3; job++) {
             // Four shards over two executors, so the order the shuffle delivers partial sums in varies; the third
             // job's first task fails once and is retried.
-            sc.setLocalProperty(FailureInjection.PROPERTY_PREFIX + "importance",
-                    job == 2 ? dir.resolve("fail-once-marker").toString() : null);
-            try (SafetensorsModel st = SafetensorsModel.open(Fs.path(model))) {
-                result = DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st),
-                        spark.createDataset(sc.parallelize(list, 4).rdd(), Encoders.bean(TokenSample.class)),
-                        settings, 2, 0, 64);
-            } finally {
-                sc.setLocalProperty(FailureInjection.PROPERTY_PREFIX + "importance", null);
-            }
+            result = importance(model, ref, list, settings,
+                    job == 2 ? FailureInjection.PROPERTY_PREFIX : null, dir.resolve("fail-once-marker"));
             results.add(result);
             if (job < 2) {
                 devices.addAll(result.taskDevices());
@@ -144,12 +162,7 @@ class LocalClusterTest {
         assertTrue(Files.exists(dir.resolve("fail-once-marker")), "the injected failure did not happen");
         // Sums are added in shard order: repeated runs and a retried run give bit-identical scores.
         for (int job = 1; job < 3; job++) {
-            for (int l = 0; l < 2; l++) {
-                assertArrayEquals(results.get(0).scores().attention()[l], results.get(job).scores().attention()[l],
-                        0.0, "attention scores of run " + job);
-                assertArrayEquals(results.get(0).scores().mlp()[l], results.get(job).scores().mlp()[l], 0.0,
-                        "MLP scores of run " + job);
-            }
+            assertBitIdentical(results.get(0).scores(), results.get(job).scores(), "run " + job);
         }
         // Each executor saw exactly one GPU address, and the two executors saw different ones.
         Pattern p = Pattern.compile("executor (\\S+) partition \\d+ on cpu\\(\\) \\(assigned gpu (\\d+)\\)");
@@ -169,22 +182,10 @@ class LocalClusterTest {
         assertEquals(expectedLoads, loads.stream().sorted().toList(), "model loads per executor");
         // An executor killed mid-importance: Spark loses it, its model and its shuffle output, recomputes on the
         // executors it has, and the sums, added in shard order, come out bit-identical again.
-        sc.setLocalProperty(FailureInjection.KILL_PREFIX + "importance", dir.resolve("kill-marker").toString());
-        DistributedImportance.Result afterKill;
-        try (SafetensorsModel st = SafetensorsModel.open(Fs.path(model))) {
-            afterKill = DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st),
-                    spark.createDataset(sc.parallelize(list, 4).rdd(), Encoders.bean(TokenSample.class)),
-                    settings, 2, 0, 64);
-        } finally {
-            sc.setLocalProperty(FailureInjection.KILL_PREFIX + "importance", null);
-        }
+        DistributedImportance.Result afterKill = importance(model, ref, list, settings, FailureInjection.KILL_PREFIX,
+                dir.resolve("kill-marker"));
         assertTrue(Files.exists(dir.resolve("kill-marker")), "no executor was killed");
-        for (int l = 0; l < 2; l++) {
-            assertArrayEquals(results.get(0).scores().attention()[l], afterKill.scores().attention()[l], 0.0,
-                    "attention scores after an executor was killed");
-            assertArrayEquals(results.get(0).scores().mlp()[l], afterKill.scores().mlp()[l], 0.0,
-                    "MLP scores after an executor was killed");
-        }
+        assertBitIdentical(results.get(0).scores(), afterKill.scores(), "the run after an executor was killed");
         // The result equals the single-node computation.
         ImportanceScores single;
         try (LlamaModel m = ModelFiles.load(Fs.path(model), DataType.FLOAT64, Device.cpu())) {
