@@ -18,6 +18,7 @@ import java.util.Iterator;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
+import org.apache.spark.Partitioner;
 import org.apache.spark.SparkEnv;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaPairRDD;
@@ -100,10 +101,12 @@ public final class DistributedImportance {
         LiveCounter samplesDone = new LiveCounter(spark.sparkContext(), "importance samples done",
                 done -> liveProgress(done, totalSamples, started, lastLiveLog));
         LongAccumulator doneAccumulator = samplesDone.accumulator();
+        boolean narrow = !"float64".equals(ref.dataType());
+        BlockPartitioner byBlock = BlockPartitioner.of(criterion, memberShapes, blockElements, partitions, narrow);
         JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
                 .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
-                        partitions, doneAccumulator)),
-                partitions);
+                        partitions, doneAccumulator, narrow)),
+                byBlock, OrderedSums.BLOCKS);
         List<double[]> countRecords;
         try (samplesDone) {
             countRecords = reduced.lookup(COUNTS);
@@ -173,50 +176,182 @@ public final class DistributedImportance {
         return out;
     }
 
-    /** A task's partial sums keyed by (member and block, the task's partition), the order they are added in. */
-    private static Iterator<Tuple2<Tuple2<Long, Integer>, double[]>> shard(Iterator<TokenSample> it, ModelRef ref,
-            Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
-            CollectionAccumulator<String> devices, int shards, LongAccumulator samplesDone) {
+    /**
+     * A task's partial sums keyed by (member and block, the task's partition), the order they are added in. The
+     * gradients are accumulated first; the blocks are then computed one at a time as the shuffle writer asks for
+     * them, so the task's heap holds about one block, not its shard's whole partial.
+     */
+    private static Iterator<Tuple2<Tuple2<Long, Integer>, PartialBlock>> shard(Iterator<TokenSample> it,
+            ModelRef ref, Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
+            CollectionAccumulator<String> devices, int shards, LongAccumulator samplesDone, boolean narrow) {
         FailureInjection.maybeFail("importance");
         TaskContext tc = TaskContext.get();
         devices.add("executor " + SparkEnv.get().executorId() + " partition " + tc.partitionId() + " on "
                 + TaskDevice.current(ref.cpuOnly()) + (TaskDevice.gpuAddress() == null ? ""
                 : " (assigned gpu " + TaskDevice.gpuAddress() + ")"));
-        List<Tuple2<Tuple2<Long, Integer>, double[]>> out = new ArrayList<>();
         if (!it.hasNext()) {
-            return out.iterator();
+            return java.util.Collections.emptyIterator();
         }
         int shardIndex = tc.partitionId();
         LlamaModel model = ExecutorModels.get(ref);
         List<TokenSample> mine = new ArrayList<>();
         it.forEachRemaining(mine::add); // token ids only; knowing the count gives the progress lines a total
         ShardProgress progress = new ShardProgress(shardIndex, shards, mine.size());
-        try (GradientAccumulator acc = new GradientAccumulator(model, criterion, members)) {
+        GradientAccumulator acc = new GradientAccumulator(model, criterion, members);
+        ShardBlocks blocks = new ShardBlocks(acc, model, criterion, members, shardIndex, blockElements, narrow);
+        tc.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> blocks.close());
+        try {
             for (int from = 0; from < mine.size(); from += microBatch) {
                 List<TokenSample> batch = mine.subList(from, Math.min(mine.size(), from + microBatch));
                 acc.add(Batches.pack(batch, padId));
                 progress.done(batch.size(), acc.tokens());
                 samplesDone.add(batch.size());
             }
-            out.add(new Tuple2<>(new Tuple2<>(COUNTS, shardIndex), new double[] {acc.samples(), acc.tokens()}));
-            for (int m = 0; m < members.size(); m++) {
-                double[] partial = acc.partial(members.get(m));
-                int[] shape = GradientAccumulator.rowsCols(model.weight(members.get(m).tensor()));
-                if (criterion == Criterion.VECTORIZE) {
-                    out.add(new Tuple2<>(new Tuple2<>(key(m, 0), shardIndex), partial));
-                    continue;
-                }
-                int rowsPerBlock = rowsPerBlock(shape, blockElements);
-                for (int block = 0, r0 = 0; r0 < shape[0]; block++, r0 += rowsPerBlock) {
-                    int r1 = Math.min(shape[0], r0 + rowsPerBlock);
-                    double[] piece = new double[(r1 - r0) * shape[1]];
-                    System.arraycopy(partial, r0 * shape[1], piece, 0, piece.length);
-                    out.add(new Tuple2<>(new Tuple2<>(key(m, block), shardIndex), piece));
-                }
+        } catch (RuntimeException e) {
+            blocks.close();
+            throw e;
+        }
+        return blocks;
+    }
+
+    /**
+     * A shard's output, computed lazily: the counts record, then each member's blocks in (member, block) order.
+     * Closes the accumulator after the last block (or when the task ends, whichever comes first).
+     */
+    private static final class ShardBlocks implements Iterator<Tuple2<Tuple2<Long, Integer>, PartialBlock>> {
+        private final GradientAccumulator acc;
+        private final LlamaModel model;
+        private final Criterion criterion;
+        private final List<Member> members;
+        private final int shard;
+        private final int blockElements;
+        private final boolean narrow;
+        private boolean countsSent;
+        private int member;
+        private int block;
+        private int row;
+        private boolean closed;
+
+        ShardBlocks(GradientAccumulator acc, LlamaModel model, Criterion criterion, List<Member> members, int shard,
+                    int blockElements, boolean narrow) {
+            this.acc = acc;
+            this.model = model;
+            this.criterion = criterion;
+            this.members = members;
+            this.shard = shard;
+            this.blockElements = blockElements;
+            this.narrow = narrow;
+        }
+
+        @Override
+        public boolean hasNext() {
+            boolean more = !countsSent || member < members.size();
+            if (!more) {
+                close();
+            }
+            return more;
+        }
+
+        @Override
+        public Tuple2<Tuple2<Long, Integer>, PartialBlock> next() {
+            if (!hasNext()) {
+                throw new java.util.NoSuchElementException();
+            }
+            if (!countsSent) {
+                countsSent = true;
+                return record(COUNTS, PartialBlock.of(new double[] {acc.samples(), acc.tokens()}, false));
+            }
+            Member m = members.get(member);
+            int[] shape = GradientAccumulator.rowsCols(model.weight(m.tensor()));
+            int rowsPerBlock = rowsPerBlock(shape, blockElements);
+            if (criterion == Criterion.VECTORIZE) {
+                member++;
+                return record(key(member - 1, 0), PartialBlock.of(acc.vectorizePartial(m, rowsPerBlock), narrow));
+            }
+            int r1 = Math.min(shape[0], row + rowsPerBlock);
+            Tuple2<Tuple2<Long, Integer>, PartialBlock> out =
+                    record(key(member, block), PartialBlock.of(acc.partialRows(m, row, r1), narrow));
+            block++;
+            row = r1;
+            if (row >= shape[0]) {
+                member++;
+                block = 0;
+                row = 0;
+            }
+            return out;
+        }
+
+        private Tuple2<Tuple2<Long, Integer>, PartialBlock> record(long key, PartialBlock values) {
+            return new Tuple2<>(new Tuple2<>(key, shard), values);
+        }
+
+        synchronized void close() {
+            if (!closed) {
+                closed = true;
+                acc.close();
             }
         }
-        return out.iterator();
     }
+
+    /**
+     * Places the (member, block) keys in contiguous ranges of their dense order, the counts record first, over
+     * enough reduce partitions that one reduce task sorts at most about {@link #REDUCE_TASK_BYTES} of blocks.
+     */
+    static final class BlockPartitioner extends Partitioner {
+        private static final long serialVersionUID = 1L;
+        private final long[] firstOrdinal;
+        private final long keys;
+        private final int partitions;
+
+        private BlockPartitioner(long[] firstOrdinal, long keys, int partitions) {
+            this.firstOrdinal = firstOrdinal;
+            this.keys = keys;
+            this.partitions = partitions;
+        }
+
+        static BlockPartitioner of(Criterion criterion, List<int[]> shapes, int blockElements, int shards,
+                                   boolean narrow) {
+            long[] first = new long[shapes.size()];
+            long ordinal = 1; // 0 is the counts record
+            long values = 0;
+            for (int m = 0; m < shapes.size(); m++) {
+                int[] shape = shapes.get(m);
+                first[m] = ordinal;
+                ordinal += criterion == Criterion.VECTORIZE ? 1
+                        : (shape[0] + rowsPerBlock(shape, blockElements) - 1) / rowsPerBlock(shape, blockElements);
+                values += criterion == Criterion.VECTORIZE ? Math.max(shape[0], shape[1]) : (long) shape[0] * shape[1];
+            }
+            long bytes = values * (narrow ? 4 : 8) * Math.max(1, shards);
+            long wanted = Math.max(Math.max(1, shards), (bytes + REDUCE_TASK_BYTES - 1) / REDUCE_TASK_BYTES);
+            return new BlockPartitioner(first, ordinal, (int) Math.min(ordinal, wanted));
+        }
+
+        @Override
+        public int numPartitions() {
+            return partitions;
+        }
+
+        @Override
+        public int getPartition(Object key) {
+            long k = OrderedSums.keyOf(key);
+            long ordinal = k == COUNTS ? 0 : firstOrdinal[memberOf(k)] + blockOf(k);
+            return (int) (ordinal * partitions / keys);
+        }
+
+        @Override
+        public boolean equals(Object o) {
+            return o instanceof BlockPartitioner b && b.partitions == partitions && b.keys == keys
+                    && java.util.Arrays.equals(b.firstOrdinal, firstOrdinal);
+        }
+
+        @Override
+        public int hashCode() {
+            return java.util.Arrays.hashCode(firstOrdinal) * 31 + partitions;
+        }
+    }
+
+    /** Shuffled bytes one reduce task sorts in memory at most (Spark's sorter spills beyond its own budget). */
+    static final long REDUCE_TASK_BYTES = 256L << 20;
 
     /** The driver's view of the running stage, from the executors' heartbeats: at most one line per 5 seconds. */
     private static void liveProgress(long done, long total, long startedNanos, AtomicLong lastLog) {

@@ -2,6 +2,7 @@ package dev.spruce.importance;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import dev.spruce.model.CausalLmLoss;
 import dev.spruce.model.Djl;
@@ -32,6 +33,8 @@ public final class GradientAccumulator implements AutoCloseable {
     private final Map<String, NDArray> gradientSums = new LinkedHashMap<>();
     private final Map<String, NDArray> squaredSums = new LinkedHashMap<>();
     private final DataType sumType;
+    /** The shard's leaf view when libtorch accumulates G in the leaves' gradients (see accumulateInLeaves). */
+    private LlamaModel leaves;
     private long samples;
     private long tokens;
 
@@ -73,6 +76,10 @@ public final class GradientAccumulator implements AutoCloseable {
     }
 
     private void accumulate(TokenBatch batch, boolean squared) {
+        if (!squared && model.dataType() == sumType) {
+            accumulateInLeaves(batch);
+            return;
+        }
         try (NDManager step = manager.newSubManager()) {
             LlamaModel view = model.leafView(step, tensors);
             try (AutoCloseable grad = Djl.gradScope(true)) {
@@ -90,11 +97,31 @@ public final class GradientAccumulator implements AutoCloseable {
                 }
             }
         } catch (Exception e) {
-            if (e instanceof RuntimeException re) {
-                throw re;
-            }
-            throw new IllegalStateException(e);
+            throw unchecked(e);
         }
+    }
+
+    /**
+     * G alone, in the model's own type: one leaf view for the whole shard, and libtorch adds each batch's
+     * gradient into the leaves' {@code .grad}. The same additions as an explicit running sum, without a second
+     * gradient-sized array per tensor.
+     */
+    private void accumulateInLeaves(TokenBatch batch) {
+        if (leaves == null) {
+            leaves = model.leafView(manager, tensors);
+        }
+        try (NDManager step = manager.newSubManager()) {
+            try (AutoCloseable grad = Djl.gradScope(true)) {
+                NDArray logits = leaves.logits(step, batch, ForwardHooks.NONE);
+                Djl.backward(CausalLmLoss.sumOfRowMeans(step, logits, batch));
+            }
+        } catch (Exception e) {
+            throw unchecked(e);
+        }
+    }
+
+    private static RuntimeException unchecked(Exception e) {
+        return e instanceof RuntimeException re ? re : new IllegalStateException(e);
     }
 
     private void addInto(Map<String, NDArray> sums, String name, NDArray value) {
@@ -120,7 +147,7 @@ public final class GradientAccumulator implements AutoCloseable {
 
     /**
      * The signed partial sum of every member (null values for weight-only criteria), computed on the host
-     * one tensor at a time.
+     * one tensor at a time: the single-node path, which holds each tensor whole.
      */
     public Map<Member, double[]> partials() {
         Map<Member, double[]> out = new LinkedHashMap<>();
@@ -130,21 +157,97 @@ public final class GradientAccumulator implements AutoCloseable {
         return out;
     }
 
-    /** The signed partial sum of one member. */
+    /** The signed partial sum of one member, whole. */
     public double[] partial(Member m) {
         if (!criterion.isTaylor()) {
             return null;
         }
-        NDArray w = model.weight(m.tensor());
-        int[] rc = rowsCols(w);
-        double[] g = criterion.needsGradients() ? hostSum(gradientSums, m.tensor(), w) : null;
-        double[] q = criterion.needsSquaredGradients() ? hostSum(squaredSums, m.tensor(), w) : null;
-        return Salience.partial(criterion, Djl.toDoubles(w), g, q, rc[0], rc[1], m.axis());
+        int[] rc = rowsCols(model.weight(m.tensor()));
+        if (criterion == Criterion.VECTORIZE) {
+            return vectorizePartial(m, rc[0]);
+        }
+        return partialRows(m, 0, rc[0]);
     }
 
-    private double[] hostSum(Map<String, NDArray> sums, String name, NDArray w) {
+    /**
+     * Rows {@code [r0, r1)} of a member's element-wise partial (for {@code vectorize}, of W⊙G before the
+     * per-channel sums): what the distributed job ships as one block, computed from block-sized host copies so
+     * that no host array is as large as the tensor. The values equal the same rows of the whole-tensor partial.
+     */
+    public double[] partialRows(Member m, int r0, int r1) {
+        NDArray w = model.weight(m.tensor());
+        int[] rc = rowsCols(w);
+        Criterion elementwise = criterion == Criterion.VECTORIZE ? Criterion.PARAM_FIRST : criterion;
+        try (NDManager block = manager.newSubManager()) {
+            double[] wRows = rowsOf(w, r0, r1, block);
+            double[] g = criterion.needsGradients() ? rowsOf(gradientSum(m.tensor(), block), r0, r1, block) : null;
+            double[] q = criterion.needsSquaredGradients() ? rowsOf(sumOrZeros(squaredSums, m.tensor(), block), r0, r1, block)
+                    : null;
+            return Salience.partial(elementwise, wRows, g, q, r1 - r0, rc[1], m.axis());
+        }
+    }
+
+    /**
+     * The {@code vectorize} partial (per-channel sums of W⊙G), folded from blocks of {@code rowsPerBlock} rows in
+     * row order: the same additions, in the same order, as summing the whole tensor.
+     */
+    public double[] vectorizePartial(Member m, int rowsPerBlock) {
+        int[] rc = rowsCols(model.weight(m.tensor()));
+        int rows = rc[0];
+        int cols = rc[1];
+        double[] out = new double[m.axis().length(rows, cols)];
+        for (int r0 = 0; r0 < rows; r0 += rowsPerBlock) {
+            int r1 = Math.min(rows, r0 + rowsPerBlock);
+            double[] p = partialRows(m, r0, r1);
+            for (int r = 0; r < r1 - r0; r++) {
+                switch (m.axis()) {
+                    case ROW -> {
+                        double s = 0;
+                        for (int c = 0; c < cols; c++) {
+                            s += p[r * cols + c];
+                        }
+                        out[r0 + r] = s;
+                    }
+                    case COLUMN -> {
+                        for (int c = 0; c < cols; c++) {
+                            out[c] += p[r * cols + c];
+                        }
+                    }
+                    case ENTRY -> System.arraycopy(p, r * cols, out, (r0 + r) * cols, cols);
+                }
+            }
+        }
+        return out;
+    }
+
+    /** G of one tensor: the explicit sum, the leaves' accumulated gradient, or zeros before any sample. */
+    private NDArray gradientSum(String name, NDManager block) {
+        if (leaves != null) {
+            return Djl.gradient(leaves.weight(name), block);
+        }
+        return sumOrZeros(gradientSums, name, block);
+    }
+
+    private NDArray sumOrZeros(Map<String, NDArray> sums, String name, NDManager block) {
         NDArray s = sums.get(name);
-        return s == null ? new double[Math.toIntExact(w.size())] : Djl.toDoubles(s);
+        if (s != null) {
+            return s;
+        }
+        NDArray w = model.weight(name);
+        return block.zeros(w.getShape(), sumType, w.getDevice());
+    }
+
+    /** Rows [r0, r1) of a weight-shaped array as doubles (a vector is one row). */
+    private static double[] rowsOf(NDArray a, int r0, int r1, NDManager block) {
+        if (a == null) {
+            return null;
+        }
+        if (a.getShape().dimension() == 1) {
+            return Djl.toDoubles(a);
+        }
+        NDArray rows = a.get(new NDIndex("{}:{}", r0, r1));
+        rows.attach(block);
+        return Djl.toDoubles(rows);
     }
 
     /** Rows and columns of a weight as the salience functions see it (a vector is 1 x d). */
