@@ -107,6 +107,18 @@ public final class DistributedImportance {
                 .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
                         partitions, doneAccumulator, narrow)),
                 byBlock, OrderedSums.BLOCKS);
+        try {
+            return collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements, partitions,
+                    progress, started, samplesDone, devices);
+        } finally {
+            ExecutorModels.releaseEverywhere(spark, ref); // the stage's model: later stages load their own
+        }
+    }
+
+    private static Result collect(SparkSession spark, JavaPairRDD<Long, double[]> reduced, Criterion criterion,
+                                  List<Member> members, List<int[]> memberShapes, GroupScorer scorer,
+                                  int blockElements, int partitions, Progress progress, long started,
+                                  LiveCounter samplesDone, CollectionAccumulator<String> devices) {
         List<double[]> countRecords;
         try (samplesDone) {
             countRecords = reduced.lookup(COUNTS);

@@ -8,6 +8,7 @@ import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
+import dev.spruce.spark.ExecutorModels;
 import dev.spruce.spark.ModelRef;
 import dev.spruce.tokenize.HfTokenizer;
 import dev.spruce.train.FullTrainable;
@@ -60,9 +61,15 @@ public final class PretrainJob {
         if (!Fs.exists(init)) {
             ModelFiles.write(init, config, WeightSource.of(config, initial), DType.F32, tokenizerDir, false);
         }
-        Trainer trainer = new Trainer(spark, new ModelRef(init.toString(), s.dtype(), false), trainable, s.train(),
+        ModelRef initialModel = new ModelRef(init.toString(), s.dtype(), false);
+        Trainer trainer = new Trainer(spark, initialModel, trainable, s.train(),
                 new Path(Fs.path(s.workDir()), "train"));
-        TrainResult result = trainer.train(windows, initial);
+        TrainResult result;
+        try {
+            result = trainer.train(windows, initial);
+        } finally {
+            ExecutorModels.releaseEverywhere(spark, initialModel);
+        }
         Map<String, double[]> best = result.bestParameters() != null ? result.bestParameters() : result.parameters();
         Path out = Fs.path(s.out());
         ModelFiles.write(out, config.toBuilder().torchDtype(ModelFiles.torchDtype(s.saveDtype())).build(),

@@ -14,6 +14,7 @@ import dev.spruce.model.TensorNames;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
 import dev.spruce.model.safetensors.SafetensorsModel;
+import dev.spruce.spark.ExecutorModels;
 import dev.spruce.spark.ModelRef;
 import dev.spruce.train.FullTrainable;
 import dev.spruce.train.LoraTrainable;
@@ -182,8 +183,24 @@ public final class RecoverJob {
                 + s.distill().lmWeight());
         facts.put("trainable", s.fullParameters() ? "full" : "lora");
         Trainable trainable = s.fullParameters() ? new FullTrainable(config) : new LoraTrainable(config, s.lora());
-        Trainer trainer = new Trainer(spark, new ModelRef(s.model(), s.dtype(), false), trainable, objective, s.train(),
-                run.resolve(STAGE));
+        ModelRef student = new ModelRef(s.model(), s.dtype(), false);
+        Trainer trainer = new Trainer(spark, student, trainable, objective, s.train(), run.resolve(STAGE));
+        TrainResult result;
+        try {
+            result = train(trainer, trainable, samples, s, base);
+        } finally {
+            // The stage's resident models (the student, and a resident teacher) go when training ends.
+            if (objective instanceof Objective.Distillation d) {
+                ExecutorModels.releaseEverywhere(spark, student, d.teacher());
+            } else {
+                ExecutorModels.releaseEverywhere(spark, student);
+            }
+        }
+        return finish(run, s, config, base, result, facts, started);
+    }
+
+    private static TrainResult train(Trainer trainer, Trainable trainable, Dataset<TokenSample> samples, Settings s,
+                                     Path base) {
         TrainResult result;
         if (s.fullParameters()) {
             try (SafetensorsModel st = SafetensorsModel.open(base)) {
@@ -197,6 +214,11 @@ public final class RecoverJob {
         } else {
             result = trainer.train(samples);
         }
+        return result;
+    }
+
+    private static Outcome finish(RunDirectory run, Settings s, LlamaConfig config, Path base, TrainResult result,
+                                  Map<String, Object> facts, long started) {
         Map<String, double[]> parameters = s.useBest() && result.bestParameters() != null
                 ? result.bestParameters() : result.parameters();
         if (s.fullParameters()) {

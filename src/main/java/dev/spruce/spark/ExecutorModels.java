@@ -54,6 +54,45 @@ public final class ExecutorModels {
         });
     }
 
+    /** The model paths this JVM holds now, sorted: what a stage left behind (empty after every stage ends). */
+    public static java.util.SortedSet<String> resident() {
+        java.util.SortedSet<String> paths = new java.util.TreeSet<>();
+        for (Key k : MODELS.keySet()) {
+            paths.add(k.path());
+        }
+        return paths;
+    }
+
+    /** Every model path this JVM has loaded since it started, sorted (with {@link #resident}: what was freed). */
+    public static java.util.SortedSet<String> loaded() {
+        java.util.SortedSet<String> paths = new java.util.TreeSet<>();
+        for (Key k : LOADS.keySet()) {
+            paths.add(k.path());
+        }
+        return paths;
+    }
+
+    /**
+     * Frees the models on the executors at the end of the stage that loaded them, as far as Spark can reach the
+     * executors: one task per task slot, each releasing its JVM's copies. Spark cannot address every executor, so
+     * on a cluster this is best effort (the scheduler spreads the tasks over the free slots); a missed executor
+     * keeps the memory until its next release or the end of the application.
+     */
+    public static void releaseEverywhere(org.apache.spark.sql.SparkSession spark, ModelRef... refs) {
+        org.apache.spark.api.java.JavaSparkContext sc =
+                org.apache.spark.api.java.JavaSparkContext.fromSparkContext(spark.sparkContext());
+        int slots = Math.max(1, sc.defaultParallelism());
+        java.util.List<ModelRef> models = java.util.List.of(refs);
+        sc.setJobDescription("release: " + models.size() + " resident model(s) on the executors");
+        try {
+            sc.parallelize(java.util.stream.IntStream.range(0, slots).boxed().toList(), slots)
+                    .foreachPartition(it -> models.forEach(ExecutorModels::release));
+        } finally {
+            sc.setJobDescription(null);
+        }
+        models.forEach(ExecutorModels::release); // the driver's own copies (local mode shares this JVM)
+    }
+
     public static DataType dataType(String name) {
         return switch (name) {
             case "float64" -> DataType.FLOAT64;

@@ -72,6 +72,7 @@ public final class TeacherTopK {
                 dir.commit();
             } finally {
                 spark.sparkContext().setJobDescription(null);
+                ExecutorModels.releaseEverywhere(spark, teacher); // training needs only the targets
             }
             LOG.info("recover: teacher top-{} targets written to {} in {}s", k, out,
                     String.format("%.1f", (System.nanoTime() - started) / 1e9));

@@ -150,6 +150,17 @@ class PruneJobTest {
                 .mlpLayers(new LayerRange(1, 4)).build()).parameterCount();
         assertEquals(oneShot, last.paramsAfter());
         assertTrue(r.out().contains("params_after=" + last.paramsAfter()), r.out());
+        // Each step's importance loaded its own model on the executors and released it when the step ended.
+        java.util.Set<String> loadedHere = new java.util.TreeSet<>();
+        for (String path : dev.spruce.spark.ExecutorModels.loaded()) {
+            if (path.endsWith(model.toString()) || path.endsWith(out.resolve("step-1/model").toString())) {
+                loadedHere.add(path);
+            }
+        }
+        assertEquals(2, loadedHere.size(), "the source model and step 1's model were scored: " + loadedHere);
+        for (String path : loadedHere) {
+            assertFalse(dev.spruce.spark.ExecutorModels.resident().contains(path), path + " is still resident");
+        }
     }
 
     private static void assertFailsWithoutOutput(String expected, String... overrides) {

@@ -13,6 +13,7 @@ import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.TensorNames;
 import dev.spruce.model.TinyModels;
+import dev.spruce.spark.ExecutorModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
 import dev.spruce.model.safetensors.SafetensorsFile;
@@ -169,6 +170,12 @@ class RecoverJobTest {
         assertTrue(Files.exists(out.resolve("recover/merged/model.safetensors")), "merged model");
         String metrics = Files.readString(out.resolve("recover/metrics.csv"));
         assertEquals(3, metrics.strip().split("\n").length, metrics);
+        // The student and the resident teacher were loaded on the executors and released when training ended.
+        for (Path model : new Path[] {student, teacher}) {
+            assertTrue(ExecutorModels.loaded().stream().anyMatch(p -> p.endsWith(model.toString())), model + " loaded");
+            assertTrue(ExecutorModels.resident().stream().noneMatch(p -> p.endsWith(model.toString())),
+                    model + " still resident: " + ExecutorModels.resident());
+        }
     }
 
     @Test

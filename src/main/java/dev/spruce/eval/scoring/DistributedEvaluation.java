@@ -92,17 +92,9 @@ public final class DistributedEvaluation {
         return Arrays.asList(scores);
     }
 
-    /**
-     * Frees the resident model on the executors, as far as Spark can reach them: one task per task slot, each
-     * releasing its JVM's copies (Spark cannot address every executor, so on a cluster this is best effort; the
-     * cache is per JVM, so a missed executor only keeps memory longer).
-     */
+    /** Frees the resident model on the executors ({@link ExecutorModels#releaseEverywhere}). */
     public void release() {
-        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
-        int slots = sc.defaultParallelism();
-        ModelRef ref = model;
-        sc.parallelize(IntStream.range(0, slots).boxed().toList(), slots)
-                .foreachPartition(it -> ExecutorModels.release(ref));
+        ExecutorModels.releaseEverywhere(spark, model);
     }
 
     /**
