@@ -10,7 +10,7 @@ import picocli.CommandLine.Command;
 @Command(name = "bench", mixinStandardHelpOptions = true,
         description = "Throughput benchmarks on random models and random token data.",
         subcommands = {CommandLine.HelpCommand.class, BenchImportanceCommand.class, BenchTrainCommand.class,
-                BenchEvaluateCommand.class})
+                BenchEvaluateCommand.class, BenchModelCommand.class})
 public final class BenchCommand implements Runnable {
     @Override
     public void run() {

@@ -108,14 +108,16 @@ public final class Evaluation {
             for (EvaluateSettings.PerplexityDataset dataset : settings.perplexity()) {
                 progress.describe("perplexity " + dataset.name() + " [" + model.name() + "]", finishedUnits + 1);
                 List<PerplexityWindow> windows = dataset.protocol().windows(corpus(dataset), tokenizer);
+                long scoringStarted = System.nanoTime();
                 PerplexityResult result = scoring.perplexity(windows);
+                double scoringSeconds = (System.nanoTime() - scoringStarted) / 1e9;
                 if (!Double.isFinite(result.perplexity())) {
                     throw nonFinite(model, "perplexity on " + dataset.name() + " is " + result.perplexity());
                 }
                 perplexities.put(dataset.name(), result.perplexity());
-                LOG.info("evaluate: {} perplexity on {} = {} ({} windows, {} tokens scored, {})", model.name(),
+                LOG.info("evaluate: {} perplexity on {} = {} ({} windows, {} tokens scored, {}, {}s)", model.name(),
                         dataset.name(), String.format(Locale.ROOT, "%.4f", result.perplexity()), windows.size(),
-                        result.count(), dataset.protocol());
+                        result.count(), dataset.protocol(), String.format(Locale.ROOT, "%.2f", scoringSeconds));
                 progress.done(++finishedUnits);
             }
             int maxLength = settings.maxLength() > 0 ? settings.maxLength() : config.maxPositionEmbeddings();
