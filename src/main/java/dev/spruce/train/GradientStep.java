@@ -37,6 +37,13 @@ public final class GradientStep {
     /** Gradient sums of {@code objective}, its summed value and counts over {@code samples}. */
     public static StepTotals gradients(LlamaModel base, Trainable trainable, Objective objective, double[][] values,
                                        List<TokenSample> samples, long step, long seed, int microBatch, int padId) {
+        return gradients(base, trainable, objective, ParameterValues.of(values), samples, step, seed, microBatch,
+                padId);
+    }
+
+    /** The same, from the values as a task receives them (float32 or float64). */
+    static StepTotals gradients(LlamaModel base, Trainable trainable, Objective objective, ParameterValues values,
+                                List<TokenSample> samples, long step, long seed, int microBatch, int padId) {
         return run(base, trainable, objective, values, samples, step, seed, microBatch, padId, true);
     }
 
@@ -49,6 +56,12 @@ public final class GradientStep {
     /** The summed {@code objective} and counts over {@code samples}, forward only, without dropout. */
     public static StepTotals loss(LlamaModel base, Trainable trainable, Objective objective, double[][] values,
                                   List<TokenSample> samples, int microBatch, int padId) {
+        return loss(base, trainable, objective, ParameterValues.of(values), samples, microBatch, padId);
+    }
+
+    /** The same, from the values as a task receives them (float32 or float64). */
+    static StepTotals loss(LlamaModel base, Trainable trainable, Objective objective, ParameterValues values,
+                           List<TokenSample> samples, int microBatch, int padId) {
         return run(base, trainable, objective, values, samples, 0, 0, microBatch, padId, false);
     }
 
@@ -64,14 +77,14 @@ public final class GradientStep {
         return z ^ (z >>> 31);
     }
 
-    private static StepTotals run(LlamaModel base, Trainable trainable, Objective objective, double[][] values,
+    private static StepTotals run(LlamaModel base, Trainable trainable, Objective objective, ParameterValues values,
                                   List<TokenSample> samples, long step, long seed, int microBatch, int padId,
                                   boolean training) {
         long started = System.nanoTime();
         Map<String, long[]> shapes = trainable.shapes();
         List<String> names = new ArrayList<>(shapes.keySet());
-        if (values.length != names.size()) {
-            throw new IllegalArgumentException("got " + values.length + " parameter arrays for " + names.size()
+        if (values.count() != names.size()) {
+            throw new IllegalArgumentException("got " + values.count() + " parameter arrays for " + names.size()
                     + " parameters");
         }
         double[][] gradients = training ? new double[names.size()][] : null;
@@ -100,7 +113,7 @@ public final class GradientStep {
         if (training) {
             for (int p = 0; p < gradients.length; p++) {
                 if (gradients[p] == null) {
-                    gradients[p] = new double[values[p].length];
+                    gradients[p] = new double[values.length(p)];
                 }
             }
         }
@@ -109,7 +122,7 @@ public final class GradientStep {
 
     /** Runs one micro-batch, adds its gradients into {@code gradients} (when training) and returns its NLL. */
     private static double microBatch(LlamaModel base, Trainable trainable, Objective objective, List<String> names,
-                                     Map<String, long[]> shapes, double[][] values, List<TokenSample> rows,
+                                     Map<String, long[]> shapes, ParameterValues values, List<TokenSample> rows,
                                      TokenBatch batch,
                                      long[] rowSeeds, double[][] gradients) {
         boolean training = gradients != null;
@@ -117,7 +130,7 @@ public final class GradientStep {
              AutoCloseable grad = Djl.gradScope(training)) {
             Map<String, NDArray> leaves = new LinkedHashMap<>();
             for (int p = 0; p < names.size(); p++) {
-                NDArray leaf = Djl.fromDoubles(step, values[p], new Shape(shapes.get(names.get(p))), base.dataType());
+                NDArray leaf = values.array(step, p, new Shape(shapes.get(names.get(p))), base.dataType());
                 if (training) {
                     leaf.setRequiresGradient(true);
                 }

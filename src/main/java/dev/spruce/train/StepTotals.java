@@ -3,14 +3,17 @@ package dev.spruce.train;
 import java.io.Serializable;
 
 /**
- * What tasks return and Spark adds up: per-parameter gradient sums of the summed token NLL (null for a
+ * What tasks return and the reduction adds up: per-parameter gradient sums of the summed token NLL (null for a
  * forward-only job or a task without samples), the summed NLL, predicted tokens and samples, and the
- * longest task compute time (the step's critical path). A plain class, not a record: Kryo moves it.
+ * longest task compute time (the step's critical path). Gradients are float64, or float32 in a partial that
+ * crossed the network as {@link Traffic#FLOAT32}; every sum is made in float64. A plain class, not a record:
+ * Kryo moves it.
  */
 public final class StepTotals implements Serializable {
-    private static final long serialVersionUID = 1L;
+    private static final long serialVersionUID = 2L;
 
     double[][] gradients;
+    float[][] narrowGradients;
     double loss;
     long tokens;
     long samples;
@@ -29,18 +32,23 @@ public final class StepTotals implements Serializable {
         return new StepTotals(null, 0, 0, 0, 0);
     }
 
-    /** Adds {@code other} into this (Spark allows aggregators to reuse their first argument) and returns it. */
+    /**
+     * Adds {@code other} into this and returns it, in float64: a float32 partial is widened exactly first. The
+     * first float64 gradients added are taken over, not copied (their partial is consumed by the sum).
+     */
     public StepTotals add(StepTotals other) {
-        if (other.gradients != null) {
-            if (gradients == null) {
-                gradients = other.gradients;
+        if (other.gradients != null || other.narrowGradients != null) {
+            if (gradients == null && narrowGradients == null) {
+                gradients = other.gradients != null ? other.gradients : Precision.widen(other.narrowGradients);
             } else {
-                for (int p = 0; p < gradients.length; p++) {
-                    double[] sum = gradients[p];
-                    double[] add = other.gradients[p];
-                    for (int i = 0; i < sum.length; i++) {
-                        sum[i] += add[i];
-                    }
+                if (gradients == null) {
+                    gradients = Precision.widen(narrowGradients);
+                    narrowGradients = null;
+                }
+                if (other.gradients != null) {
+                    Precision.addInto(gradients, other.gradients);
+                } else {
+                    Precision.addInto(gradients, other.narrowGradients);
                 }
             }
         }
@@ -51,9 +59,31 @@ public final class StepTotals implements Serializable {
         return this;
     }
 
-    /** Gradient sums per parameter in {@link Trainable#shapes()} order, or null when no sample had gradients. */
+    /** This, its gradients rounded to float32 to cross the network as {@link Traffic#FLOAT32}. */
+    StepTotals narrowed() {
+        if (gradients != null) {
+            narrowGradients = Precision.narrow(gradients);
+            gradients = null;
+        }
+        return this;
+    }
+
+    /** This as it crosses the network with {@code traffic}. */
+    StepTotals shipped(Traffic traffic) {
+        return traffic == Traffic.FLOAT32 ? narrowed() : this;
+    }
+
+    /**
+     * Gradient sums per parameter in {@link Trainable#shapes()} order (float32 partials widened), or null when no
+     * sample had gradients.
+     */
     public double[][] gradients() {
-        return gradients;
+        return narrowGradients != null ? Precision.widen(narrowGradients) : gradients;
+    }
+
+    /** Whether the gradients are held as float32. */
+    boolean isNarrow() {
+        return narrowGradients != null;
     }
 
     /** Summed token NLL. */

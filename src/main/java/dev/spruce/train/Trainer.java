@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.api.java.JavaPairRDD;
 import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.broadcast.Broadcast;
@@ -27,13 +28,17 @@ import org.apache.spark.sql.SparkSession;
 import org.apache.spark.storage.StorageLevel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import scala.Tuple2;
 
 /**
  * Synchronous data-parallel training on Spark; one optimizer step is one Spark job. The driver decides
  * which samples a step sees ({@link SampleOrder}), publishes the current parameter values as a broadcast,
  * and every task computes the summed-NLL gradients of its partition's share of the step on its executor's
- * cached frozen model ({@link GradientStep}). {@code treeAggregate} adds the task results; the driver
- * normalises by the step's token count, clips, and applies AdamW and the schedule, all in double.
+ * cached frozen model ({@link GradientStep}). {@link OrderedReduction} adds the task results in partition order,
+ * along a tree deep enough that what reaches the driver stays under half of {@code spark.driver.maxResultSize};
+ * the driver normalises by the step's token count, clips, and applies AdamW and the schedule, all in double.
+ * Values and gradients cross the network as float32 when the model computes in float32 or less
+ * ({@link Traffic}).
  *
  * <p>The output directory receives {@code checkpoints/step-<n>/}, {@code best/} (parameters at the best
  * validation loss), {@code metrics.csv}, {@code loss.png} and, when the run is complete,
@@ -56,6 +61,7 @@ public final class Trainer {
     private final TrainSettings settings;
     private final Path out;
     private final ParameterLayout layout;
+    private Traffic traffic;
 
     /**
      * @param model     the frozen base model every executor caches
@@ -80,6 +86,57 @@ public final class Trainer {
         this.settings = settings;
         this.out = out;
         this.layout = ParameterLayout.of(trainable);
+        this.traffic = Traffic.forModel(model.dataType());
+    }
+
+    /** Overrides the traffic the model's dtype chose (tests compare float32 with float64 traffic). */
+    Trainer traffic(Traffic t) {
+        this.traffic = t;
+        return this;
+    }
+
+    Traffic traffic() {
+        return traffic;
+    }
+
+    /** {@code spark.driver.maxResultSize} in bytes as this session has it (Spark's default 1g; 0 = unlimited). */
+    long maxResultSize() {
+        return sc.getConf().getSizeAsBytes("spark.driver.maxResultSize", "1g");
+    }
+
+    /**
+     * The reduction of one step's gradients over {@code partitions} tasks; refuses, naming sizes and settings
+     * that would fit, when not even one task's gradients fit the driver.
+     */
+    OrderedReduction.Plan gradientPlan(int partitions) {
+        long bytes = OrderedReduction.resultBytes(layout, traffic, true);
+        long limit = maxResultSize();
+        if (OrderedReduction.driverResults(bytes, limit) < 1) {
+            long parameters = 0;
+            for (int p = 0; p < layout.names().size(); p++) {
+                parameters += layout.size(p);
+            }
+            String fewer = trainable instanceof FullTrainable
+                    ? "train LoRA adapters instead of every weight (spruce.recover.trainable = lora)"
+                    : "train fewer parameters (fewer spruce.recover.lora.target-modules or a lower lora.rank)";
+            throw new IllegalArgumentException(String.format(Locale.ROOT, "train: one task's gradients of %,d "
+                    + "trainable parameters take up to %,d bytes as %s, more than half of spark.driver.maxResultSize "
+                    + "= %,d bytes, the most the trainer sends the driver in one Spark action; %s, or set "
+                    + "spark.driver.maxResultSize to at least %,d bytes (%s, or 0 for unlimited) with driver "
+                    + "memory to match", parameters, bytes, traffic.label(), limit, fewer, 2 * bytes,
+                    megabytes(2 * bytes)));
+        }
+        return OrderedReduction.plan(partitions, bytes, limit);
+    }
+
+    /** The reduction of one validation pass (losses and counts only) over {@code partitions} tasks. */
+    OrderedReduction.Plan validationPlan(int partitions) {
+        return OrderedReduction.plan(partitions, OrderedReduction.resultBytes(layout, traffic, false),
+                maxResultSize());
+    }
+
+    private static String megabytes(long bytes) {
+        return ((bytes + (1L << 20) - 1) >> 20) + "m";
     }
 
     /** Trains from {@link Trainable#initialValues} drawn with the settings' seed. */
@@ -101,13 +158,16 @@ public final class Trainer {
         double[][] initial = initialValues == null ? null
                 : layout.arrays(initialValues, "initial parameter values");
         int partitions = settings.partitions() > 0 ? settings.partitions() : sc.defaultParallelism();
+        OrderedReduction.Plan gradientPlan = gradientPlan(partitions);
+        OrderedReduction.Plan validationPlan = validationPlan(partitions);
+        LOG.info("train: {} traffic; gradients per step: {}", traffic.label(), gradientPlan.describe());
         JavaRDD<TokenSample> samples = data.javaRDD().repartition(partitions).persist(StorageLevel.MEMORY_AND_DISK());
         try {
             sc.setJobDescription("train: sample ids");
             List<Long> idList = samples.map(TokenSample::getId).collect();
             long[] ids = idList.stream().mapToLong(Long::longValue).toArray();
             SampleOrder order = SampleOrder.of(ids, settings.validationSize(), settings.globalBatch(), settings.seed());
-            Run run = new Run(samples, order);
+            Run run = new Run(samples, order, gradientPlan, validationPlan);
             if (latest != null) {
                 run.restore(Checkpoint.read(latest, layout, settings));
             } else {
@@ -123,11 +183,11 @@ public final class Trainer {
 
     /** Parameter values of one version (the number of optimizer steps applied), as broadcast to tasks. */
     static final class ParameterSnapshot implements Serializable {
-        private static final long serialVersionUID = 1L;
+        private static final long serialVersionUID = 2L;
         final long version;
-        final double[][] values;
+        final ParameterValues values;
 
-        ParameterSnapshot(long version, double[][] values) {
+        ParameterSnapshot(long version, ParameterValues values) {
             this.version = version;
             this.values = values;
         }
@@ -138,6 +198,8 @@ public final class Trainer {
         private final JavaRDD<TokenSample> samples;
         private final SampleOrder order;
         private final long totalSteps;
+        private final OrderedReduction.Plan gradientPlan;
+        private final OrderedReduction.Plan validationPlan;
         private double[][] parameters;
         private AdamW optimizer;
         private long step;
@@ -152,9 +214,12 @@ public final class Trainer {
         private double validationSeconds;
         private double checkpointSeconds;
 
-        Run(JavaRDD<TokenSample> samples, SampleOrder order) {
+        Run(JavaRDD<TokenSample> samples, SampleOrder order, OrderedReduction.Plan gradientPlan,
+            OrderedReduction.Plan validationPlan) {
             this.samples = samples;
             this.order = order;
+            this.gradientPlan = gradientPlan;
+            this.validationPlan = validationPlan;
             this.totalSteps = settings.totalSteps(order.training().length);
         }
 
@@ -301,7 +366,7 @@ public final class Trainer {
         private Broadcast<ParameterSnapshot> publish() {
             if (published == null) {
                 long started = System.nanoTime();
-                published = sc.broadcast(new ParameterSnapshot(step, parameters));
+                published = sc.broadcast(new ParameterSnapshot(step, ParameterValues.of(parameters, traffic)));
                 broadcastSeconds += seconds(started);
             }
             return published;
@@ -320,19 +385,22 @@ public final class Trainer {
             ModelRef ref = model;
             Trainable t = trainable;
             Objective o = objective;
+            Traffic wire = traffic;
             long version = step;
             long seed = settings.seed();
             int microBatch = settings.microBatch();
             int padId = settings.padId();
-            return samples.mapPartitions(it -> {
+            JavaRDD<Tuple2<Integer, StepTotals>> partials = samples.mapPartitionsWithIndex((index, it) -> {
                 FailureInjection.maybeFail("train");
                 List<TokenSample> mine = select(it, ids);
                 if (mine.isEmpty()) {
                     return Collections.emptyIterator();
                 }
-                return List.of(GradientStep.gradients(ExecutorModels.get(ref), t, o, valuesOf(values, version), mine, s,
-                        seed, microBatch, padId)).iterator();
-            }).treeAggregate(StepTotals.empty(), StepTotals::add, StepTotals::add);
+                StepTotals totals = GradientStep.gradients(ExecutorModels.get(ref), t, o, valuesOf(values, version),
+                        mine, s, seed, microBatch, padId);
+                return List.of(new Tuple2<>(index, totals.shipped(wire))).iterator();
+            }, true);
+            return OrderedReduction.reduce(JavaPairRDD.fromJavaRDD(partials), gradientPlan, wire);
         }
 
         private StepTotals validationJob(Broadcast<ParameterSnapshot> values, long[] ids) {
@@ -342,14 +410,15 @@ public final class Trainer {
             long version = step;
             int microBatch = settings.microBatch();
             int padId = settings.padId();
-            return samples.mapPartitions(it -> {
+            JavaRDD<Tuple2<Integer, StepTotals>> partials = samples.mapPartitionsWithIndex((index, it) -> {
                 List<TokenSample> mine = select(it, ids);
                 if (mine.isEmpty()) {
                     return Collections.emptyIterator();
                 }
-                return List.of(GradientStep.loss(ExecutorModels.get(ref), t, o, valuesOf(values, version), mine,
-                        microBatch, padId)).iterator();
-            }).treeAggregate(StepTotals.empty(), StepTotals::add, StepTotals::add);
+                return List.of(new Tuple2<>(index, GradientStep.loss(ExecutorModels.get(ref), t, o,
+                        valuesOf(values, version), mine, microBatch, padId))).iterator();
+            }, true);
+            return OrderedReduction.reduce(JavaPairRDD.fromJavaRDD(partials), validationPlan, traffic);
         }
 
         private void writeMetricsFiles() {
@@ -375,7 +444,7 @@ public final class Trainer {
         return mine;
     }
 
-    private static double[][] valuesOf(Broadcast<ParameterSnapshot> broadcast, long version) {
+    private static ParameterValues valuesOf(Broadcast<ParameterSnapshot> broadcast, long version) {
         ParameterSnapshot snapshot = broadcast.value();
         if (snapshot.version != version) {
             throw new IllegalStateException("task expected parameters after step " + version + ", the broadcast holds "
