@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -31,7 +32,7 @@ public final class PlanCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory or its config.json.")
+    @Option(names = "--model", description = "Model directory or its config.json (default: model.path of -c).")
     private String model;
 
     @Option(names = "--ratio", description = "Fraction of units removed inside each pruned layer, in [0, 1).")
@@ -80,14 +81,26 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Where to write plan.json.")
     private String out;
 
-    @Option(names = "--dry-run", description = "Only print the per-layer counts and parameter totals.")
+    @Option(names = "--dry-run", description = "Only print the per-layer counts and parameter totals; with -c or "
+            + "a cluster-shape option also the memory each stage needs per executor (docs/MEMORY.md).")
     private boolean dryRun;
+
+    @Mixin
+    private MemoryOptions memory = new MemoryOptions();
 
     @Override
     public Integer call() {
         if (!dryRun && (scores == null || out == null)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "spruce plan writes a plan from --scores "
                     + "<scores.json> to --out <plan.json>; give both, or --dry-run to only print the counts");
+        }
+        JobConfig job = dryRun && memory.requested() ? memory.load() : null;
+        if (job != null) {
+            defaults(job);
+        }
+        if (model == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--model <dir or config.json> is required "
+                    + "(or -c <job.conf> with model.path, for --dry-run)");
         }
         LlamaConfig config = LlamaConfig.read(Fs.path(model));
         PlanSettings settings = settings();
@@ -101,12 +114,30 @@ public final class PlanCommand implements Callable<Integer> {
         }
         PrintWriter w = spec.commandLine().getOut();
         printTable(w, config, pruned, settings);
+        if (job != null) {
+            memory.print(w, job, config, pruned);
+        }
         if (!dryRun) {
             plan.write(Fs.path(out));
             w.println("wrote " + out);
         }
         w.flush();
         return 0;
+    }
+
+    /** Options not given on the command line come from the job configuration. */
+    private void defaults(JobConfig job) {
+        if (model == null && !job.string("model.path").isBlank()) {
+            model = job.string("model.path");
+        }
+        if (ratio == null && mode == null) {
+            ratio = job.number("prune.ratio");
+            mode = job.string("prune.mode");
+        }
+        if (layers == null && attnLayers == null && mlpLayers == null) {
+            attnLayers = job.string("prune.attention-layers");
+            mlpLayers = job.string("prune.mlp-layers");
+        }
     }
 
     private PlanSettings settings() {

@@ -106,6 +106,9 @@ public final class Evaluation {
         if (!settings.tasks().isEmpty()) {
             longest = Math.max(longest, settings.maxLength() > 0 ? settings.maxLength() : config.maxPositionEmbeddings());
         }
+        if (settings.perplexity().isEmpty() && settings.tasks().isEmpty()) {
+            longest = dev.spruce.eval.tasks.PerplexityProtocol.DEFAULT_SEQ_LEN;
+        }
         return new EvaluationPlan(config, settings.dtype(), settings.batchTokens(), longest);
     }
 

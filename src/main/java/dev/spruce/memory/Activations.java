@@ -29,14 +29,14 @@ final class Activations {
 
     /**
      * One attention block per token, without the scores: q (projection, negated half, concatenation, two
-     * products and the sum of RoPE: 5.5 q-widths), the same for k, v, the contiguous copy of the context (q
-     * wide), o_proj and the residual sum (2 d).
+     * products and the sum of RoPE: 5.5 q-widths), the same for k (5.5 kv), v (kv), the contiguous copy of the
+     * context (q wide), o_proj and the residual sum (2 d).
      */
     long attention(int l) {
         long c = p.bytes();
         long q = (long) config.layerHeads(l) * config.headDim();
         long kv = (long) config.layerKvHeads(l) * config.headDim();
-        return norm() + c * (15 * q + 13 * kv) / 2 + c * (q + 2L * config.hiddenSize());
+        return norm() + c * (11 * q + 13 * kv) / 2 + c * (q + 2L * config.hiddenSize());
     }
 
     /**
