@@ -102,11 +102,11 @@ public final class MemoryCheck {
         m.append(String.join(", ", parts));
         String tensors = s.gpu() ? "GPU" : "native";
         m.append("; total ").append(tensors).append(' ').append(gib(e.bytes(Term.Part.TENSORS))).append(" x margin ")
-                .append(v.margin()).append(" = ").append(gib((long) (e.bytes(Term.Part.TENSORS) * v.margin())))
+                .append(v.margin()).append(" = ").append(gib(e.bytes(Term.Part.TENSORS) * v.margin()))
                 .append(" against ").append(s.tensorBytes() == 0 ? "unknown" : gib(s.tensorBytes()))
                 .append(s.gpu() ? " per GPU" : " native budget");
         m.append(", total heap ").append(gib(e.bytes(Term.Part.HEAP))).append(" x margin ").append(v.margin())
-                .append(" = ").append(gib((long) (e.bytes(Term.Part.HEAP) * v.margin()))).append(" against ")
+                .append(" = ").append(gib(e.bytes(Term.Part.HEAP) * v.margin())).append(" against ")
                 .append(gib(s.heapBytes())).append(" heap");
         m.append(" (").append(s.source()).append("); ");
         m.append(v.wouldFit().isEmpty() ? "no single change of micro-batch, dtype, criterion, teacher or trainable "
@@ -146,7 +146,7 @@ public final class MemoryCheck {
         }
     }
 
-    static String gib(long bytes) {
-        return ExecutorShape.gib(bytes);
+    static String gib(double bytes) {
+        return String.format(Locale.ROOT, "%.2f GiB", bytes / ExecutorShape.GIB);
     }
 }
