@@ -110,15 +110,14 @@ final class MemoryOptions {
     }
 
     /** Prints the plan of importance (model), recover (pruned, with the teacher) and evaluate (model). */
-    void print(PrintWriter w, JobConfig c, LlamaConfig model, LlamaConfig pruned) {
+    void print(PrintWriter w, JobConfig c, LlamaConfig model, LlamaConfig pruned, LayerRange attention, LayerRange mlp) {
         ExecutorShape shape = shape(c);
         double m = c.number("memory.margin");
         w.printf(Locale.ROOT, "memory plan per executor (%s; margin %.2f)%n", shape.source(), m);
         List<StagePlan> stages = new ArrayList<>();
         stages.add(new ImportancePlan(model, c.string("model.dtype"), c.string("importance.criterion"),
                 c.integer("calibration.micro-batch"), c.integer("calibration.length"),
-                LayerRange.parse(c.string("prune.attention-layers")),
-                LayerRange.parse(c.string("prune.mlp-layers")), c.flag("prune.channel-wise"),
+                attention, mlp, c.flag("prune.channel-wise"),
                 c.integer("importance.block-elements")));
         boolean distill = c.string("recover.objective").trim().equalsIgnoreCase("distill");
         boolean resident = c.string("recover.distill.teacher-source").trim().equalsIgnoreCase("resident");

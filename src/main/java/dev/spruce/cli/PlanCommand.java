@@ -115,7 +115,7 @@ public final class PlanCommand implements Callable<Integer> {
         PrintWriter w = spec.commandLine().getOut();
         printTable(w, config, pruned, settings);
         if (job != null) {
-            memory.print(w, job, config, pruned);
+            memory.print(w, job, config, pruned, settings.attentionLayers(), settings.mlpLayers());
         }
         if (!dryRun) {
             plan.write(Fs.path(out));

@@ -48,13 +48,26 @@ public record EvaluationPlan(LlamaConfig config, String dtype, int batchTokens, 
         return new Estimate(stage(), terms, k);
     }
 
+    public EvaluationPlan withBatchTokens(int tokens) {
+        return new EvaluationPlan(config, dtype, tokens, longest);
+    }
+
     @Override
     public List<Alternative> alternatives(ExecutorShape shape, Predicate<StagePlan> fits) {
         List<Alternative> out = new ArrayList<>();
-        if (batchTokens > 1) {
-            int m = StagePlan.largestFitting(batchTokens, v -> fits.test(new EvaluationPlan(config, dtype, v, longest)));
+        // Batches hold whole sequences: the candidates are multiples of the sequence length (or, below one
+        // sequence, any shorter budget).
+        long t = Math.min(batchTokens, longest);
+        int sequences = (int) (batchTokens / t);
+        if (sequences > 1) {
+            int m = StagePlan.largestFitting(sequences, v -> fits.test(withBatchTokens((int) (v * t))));
             if (m > 0) {
-                out.add(new Alternative("evaluate.batch-tokens = " + m, new EvaluationPlan(config, dtype, m, longest)));
+                out.add(new Alternative("evaluate.batch-tokens = " + m * t, withBatchTokens((int) (m * t))));
+            }
+        } else if (batchTokens > 1) {
+            int m = StagePlan.largestFitting(batchTokens, v -> fits.test(withBatchTokens(v)));
+            if (m > 0) {
+                out.add(new Alternative("evaluate.batch-tokens = " + m, withBatchTokens(m)));
             }
         }
         for (String lower : Plans.lowerDtypes(dtype, shape.gpu())) {

@@ -181,6 +181,18 @@ class MemoryPlanTest {
     }
 
     @Test
+    void evaluationSuggestsWholeSequencesPerBatch() {
+        LlamaConfig llama13b = LlamaConfig.read(Fs.path("conf/shapes/llama-2-13b.json"));
+        assertEquals(13_015_864_320L, llama13b.parameterCount());
+        ExecutorShape h100 = new ExecutorShape(true, 81559L << 20, 64 * GIB, 8 * GIB, 1, "test");
+        EvaluationPlan plan = new EvaluationPlan(llama13b, "bfloat16", 2048, 128);
+        MemoryCheck.Verdict v = MemoryCheck.check(plan, h100, 1.15);
+        assertFalse(v.fits());
+        assertEquals(List.of("evaluate.batch-tokens = 1920"), v.wouldFit()); // 15 windows of 128
+        assertTrue(MemoryCheck.fits(plan.withBatchTokens(1920).estimate(h100), h100, 1.15));
+    }
+
+    @Test
     void executorShapeFromSparkSettings() {
         SparkConf cpu = new SparkConf(false).set("spark.master", "yarn").set("spark.executor.memory", "64g")
                 .set("spark.executor.cores", "8").set("spark.task.cpus", "2");
