@@ -84,14 +84,17 @@ final class MemoryOptions {
         return JobConfig.load(config, all);
     }
 
-    /** The executors: the job file's spark.conf, overridden by the options; no option and no master = this JVM. */
+    /**
+     * The executors: the job file's spark.conf, overridden by the options; a cluster is sized as YARN and Kubernetes
+     * do (memory + overhead); no option and no executor memory = this JVM in local mode.
+     */
     ExecutorShape shape(JobConfig c) {
         SparkConf conf = new SparkConf(false);
         c.map("spark.conf").forEach(conf::set);
         String master = c.string("spark.master");
         boolean cluster = executorMemory != null || memoryOverhead != null || executorCores != null
                 || gpuMemory != null || conf.contains("spark.executor.memory");
-        conf.set("spark.master", cluster ? "spark://dry-run" : master.isBlank() ? "local[*]" : master);
+        conf.set("spark.master", cluster ? "yarn" : master.isBlank() ? "local[*]" : master);
         set(conf, "spark.executor.memory", executorMemory);
         set(conf, "spark.executor.memoryOverhead", memoryOverhead);
         set(conf, "spark.executor.cores", executorCores == null ? null : executorCores.toString());

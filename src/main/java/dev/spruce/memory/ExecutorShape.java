@@ -18,7 +18,8 @@ import org.apache.spark.network.util.JavaUtils;
  *       run on that GPU at once (1 / {@code spark.task.resource.gpu.amount}).</li>
  *   <li>CPU executor on a cluster: the heap as above, and libtorch's tensors (native memory) in
  *       {@code spark.executor.memoryOverhead} (default max(384 MiB, 10% of the executor memory)), which is what
- *       YARN and Kubernetes add to the container for off-heap memory; one model per JVM shared by
+ *       YARN and Kubernetes add to the container for off-heap memory (a standalone master enforces no overhead:
+ *       there it is unknown, and unchecked, unless set); one model per JVM shared by
  *       {@code spark.executor.cores / spark.task.cpus} concurrent tasks.</li>
  *   <li>Local mode ({@code local[N]}): the driver JVM is the executor: its max heap less 300 MiB, and native memory
  *       = physical RAM (MemTotal of /proc/meminfo) less the max heap; N concurrent tasks.</li>
@@ -84,14 +85,19 @@ public record ExecutorShape(boolean gpu, long gpuBytes, long heapBytes, long nat
                     + gib(heap) + ", native = physical " + gib(physical) + " - heap");
         }
         long heap = mib(conf.get("spark.executor.memory", "1g"), "spark.executor.memory");
+        // YARN and Kubernetes kill a container past memory + overhead; standalone masters (and local-cluster)
+        // enforce no overhead, so there the native budget is unknown unless it is set.
+        boolean enforced = master.startsWith("yarn") || master.startsWith("k8s");
         long overhead = conf.contains("spark.executor.memoryOverhead")
                 ? mib(conf.get("spark.executor.memoryOverhead"), "spark.executor.memoryOverhead")
+                : !enforced ? 0
                 : Math.max(384 * MIB, (long) (conf.getDouble("spark.executor.memoryOverheadFactor", 0.10) * heap));
         int cores = conf.getInt("spark.executor.cores", 1);
         int slots = Math.max(1, cores / taskCpus);
         double gpus = conf.getDouble("spark.executor.resource.gpu.amount", 0);
         boolean gpu = gpus >= 1 && !cpuOnly;
-        String src = "spark.executor.memory " + gib(heap) + ", memoryOverhead " + gib(overhead) + ", cores " + cores
+        String src = "spark.executor.memory " + gib(heap) + ", memoryOverhead " + (overhead > 0 ? gib(overhead)
+                : "not enforced by " + master + " (native memory unchecked)") + ", cores " + cores
                 + ", task.cpus " + taskCpus;
         if (!gpu) {
             return new ExecutorShape(false, 0, heap - SPARK_RESERVED, overhead, slots, src);

@@ -209,6 +209,9 @@ class MemoryPlanTest {
         assertEquals(2048L << 20, g.nativeBytes());
         assertEquals(1, g.tasks());
         assertFalse(ExecutorShape.of(gpu, true, "80g").gpu()); // model.cpu-only
+        // A standalone master enforces no overhead: native memory is then unknown and unchecked.
+        ExecutorShape standalone = ExecutorShape.of(cpu.clone().set("spark.master", "spark://host:7077"), false, "");
+        assertEquals(0, standalone.tensorBytes());
         ExecutorShape local = ExecutorShape.of(new SparkConf(false).set("spark.master", "local[3]"), false, "");
         assertEquals(3, local.tasks());
         assertEquals(Runtime.getRuntime().maxMemory() - 300L * (1 << 20), local.heapBytes());
