@@ -109,11 +109,19 @@ public final class PlanCommand implements Callable<Integer> {
         if (scores != null) {
             plan = Planner.plan(config, ImportanceScoresJson.read(Fs.path(scores)), settings);
             pruned = plan.prunedConfig();
+        } else if (job != null && settings.mode() != PruneMode.LOCAL) {
+            pruned = null; // budget and global modes count from scores; the memory plan still runs
         } else {
             pruned = Planner.counts(config, settings);
         }
         PrintWriter w = spec.commandLine().getOut();
-        printTable(w, config, pruned, settings);
+        if (pruned != null) {
+            printTable(w, config, pruned, settings);
+        } else {
+            w.printf(Locale.ROOT, "plan: mode %s counts from importance scores (give --scores for the table); recover "
+                    + "is estimated on the unpruned model, an upper bound%n", settings.mode().label());
+            pruned = config;
+        }
         if (job != null) {
             memory.print(w, job, config, pruned, settings.attentionLayers(), settings.mlpLayers());
         }
@@ -137,6 +145,15 @@ public final class PlanCommand implements Callable<Integer> {
         if (layers == null && attnLayers == null && mlpLayers == null) {
             attnLayers = job.string("prune.attention-layers");
             mlpLayers = job.string("prune.mlp-layers");
+        }
+        if (targetParams == null && targetFraction == null) {
+            targetParams = job.longValue("prune.target-params") > 0 ? job.longValue("prune.target-params") : null;
+            targetFraction = job.number("prune.target-fraction") > 0 ? job.number("prune.target-fraction") : null;
+        }
+        uniform |= job.flag("prune.uniform");
+        channelWise |= job.flag("prune.channel-wise");
+        if (protectedLayers.isEmpty()) {
+            protectedLayers = new ArrayList<>(job.integers("prune.protected-layers"));
         }
     }
 

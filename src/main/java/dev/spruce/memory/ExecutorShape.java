@@ -122,18 +122,32 @@ public record ExecutorShape(boolean gpu, long gpuBytes, long heapBytes, long nat
         return Integer.parseInt(m.group(1));
     }
 
-    /** MemTotal of /proc/meminfo; where there is none, the JVM's max heap again (a native budget of 0). */
+    /**
+     * MemTotal of /proc/meminfo, or the container's cgroup limit when that is lower; where there is neither, the
+     * JVM's max heap again (a native budget of 0).
+     */
     static long physicalMemory() {
+        long total = Long.MAX_VALUE;
         try {
             for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
                 if (line.startsWith("MemTotal:")) {
-                    return Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
+                    total = Long.parseLong(line.replaceAll("\\D+", "")) * 1024;
                 }
             }
         } catch (IOException | NumberFormatException e) {
-            // not Linux: fall through
+            // not Linux: no meminfo
         }
-        return Runtime.getRuntime().maxMemory();
+        for (String limit : new String[] {"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"}) {
+            try {
+                String v = Files.readString(Path.of(limit)).trim();
+                if (v.matches("\\d+")) {
+                    total = Math.min(total, Long.parseLong(v));
+                }
+            } catch (IOException | NumberFormatException e) {
+                // no such cgroup file, or "max": no limit
+            }
+        }
+        return total == Long.MAX_VALUE ? Runtime.getRuntime().maxMemory() : total;
     }
 
     static String gib(long bytes) {
