@@ -23,7 +23,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code spruce plan}: plans LLM-Pruner's structural pruning from importance scores and writes
  * {@code plan.json}; with {@code --dry-run} it only prints the per-layer table and the parameter counts, and
- * in mode local needs no scores (a config.json is enough).
+ * in mode local needs no scores (a config.json is enough). With {@code -c} or a cluster-shape option the dry run
+ * also prints the memory each stage needs per executor ({@link MemoryOptions}, docs/MEMORY.md).
  */
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = "Plan which attention kv groups and MLP channels each layer keeps (LLM-Pruner).")

@@ -26,6 +26,69 @@ class MemoryCheckJobTest {
     @TempDir
     Path dir;
 
+    private Path tinyModel() {
+        LlamaConfig c = TinyModels.builder(4, 4, 2).vocabSize(259).build();
+        Path model = dir.resolve("model");
+        ModelFiles.write(Fs.path(model.toString()), c, WeightSource.of(c, TinyModels.randomWeights(c, 5)), DType.F32,
+                null, false);
+        TestTokenizers.bytes(model);
+        return model;
+    }
+
+    /** Runs spruce with an impossible margin; asserts the one-line refusal of {@code stage} and that no job ran. */
+    private static String refused(String stage, String... args) {
+        CliRun.Result[] r = new CliRun.Result[1];
+        try {
+            // A margin no machine has: the tiny model's few kilobytes times 1e15 exceed any heap and RAM.
+            List<String> all = new ArrayList<>(List.of(args));
+            all.addAll(List.of("--set", "memory.margin=1e15"));
+            int jobs = TestSpark.jobsStartedDuring(() -> r[0] = CliRun.spruce(all.toArray(new String[0])));
+            assertEquals(1, r[0].exit(), r[0].out());
+            String error = r[0].error();
+            assertTrue(error.startsWith("memory: " + stage + " does not fit one executor ("), error);
+            assertTrue(error.contains("x margin 1.0E15 = "), error);
+            assertEquals(0, jobs, "a Spark job ran before the memory check refused " + stage);
+            return error;
+        } finally {
+            TestSpark.session().conf().unset(MemoryCheck.MARGIN_KEY);
+        }
+    }
+
+    @Test
+    void evaluateRefusesBeforeAnySparkJob() throws Exception {
+        TestSpark.session();
+        Path model = tinyModel();
+        Path text = Files.write(dir.resolve("heldout.txt"), List.of("Some held-out text about pruning.",
+                "More held-out text about Spark."), StandardCharsets.UTF_8);
+        Path conf = Files.writeString(dir.resolve("evaluate.conf"), String.join("\n",
+                "spruce {",
+                "  spark.master = \"local[2]\"",
+                "  evaluate { perplexity = [{name = heldout, path = \"" + text + "\", seq-len = 16}],",
+                "             batch-tokens = 64, generation.prompts = [] }",
+                "  output.dir = \"" + dir.resolve("eval-run") + "\"",
+                "}"));
+        String error = refused("evaluate", "evaluate", "-c", conf.toString(), "--model", model.toString());
+        assertTrue(error.contains("(dtype float32, batch-tokens 64, longest sequence 16; 2 tasks per resident model)"),
+                error);
+    }
+
+    @Test
+    void recoverRefusesBeforeAnySparkJob() throws Exception {
+        TestSpark.session();
+        Path model = tinyModel();
+        Path data = Files.writeString(dir.resolve("alpaca.json"), "[{\"instruction\": \"Say hi.\", \"input\": \"\", "
+                + "\"output\": \"Hi.\"}, {\"instruction\": \"Count.\", \"input\": \"\", \"output\": \"1 2 3\"}]");
+        Path conf = Files.writeString(dir.resolve("recover.conf"), String.join("\n",
+                "spruce {",
+                "  spark.master = \"local[2]\"",
+                "  recover { model = \"" + model + "\", data.path = \"" + data + "\", cutoff = 32,",
+                "            train { global-batch = 2, micro-batch = 1, max-steps = 1, validation-size = 0 } }",
+                "  output.dir = \"" + dir.resolve("recover-run") + "\"",
+                "}"));
+        String error = refused("recover", "recover", "-c", conf.toString());
+        assertTrue(error.contains("(dtype float32, lora rank 8 on 7 modules, micro-batch 1, length 32; "), error);
+    }
+
     @Test
     void pruneRefusesBeforeAnySparkJobWhenTheImportanceStageCannotFit() throws Exception {
         TestSpark.session();
