@@ -51,7 +51,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         boolean overwrite = c.flag("output.overwrite");
         requireReportTarget(reportDir, overwrite);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
-                c.flag("spark.ui"), c.map("spark.conf"));
+                c.flag("spark.ui"), c.sparkConf());
         Evaluation.Outcome outcome = Evaluation.evaluate(spark, settings, named);
         EvalReport report = new EvalReport(outcome.models(), outcome.skipped());
         report.write(reportDir, overwrite);

@@ -133,6 +133,18 @@ public final class JobConfig {
         return out;
     }
 
+    /**
+     * {@code spark.conf} plus the {@code memory} section as {@code spark.spruce.memory.*}: the jobs' memory check
+     * reads its settings from the Spark session, so a notebook can set them there too.
+     */
+    public Map<String, String> sparkConf() {
+        Map<String, String> out = map("spark.conf");
+        out.putIfAbsent("spark.spruce.memory.check", Boolean.toString(flag("memory.check")));
+        out.putIfAbsent("spark.spruce.memory.margin", Double.toString(number("memory.margin")));
+        out.putIfAbsent("spark.spruce.memory.gpu-memory", string("memory.gpu-memory"));
+        return out;
+    }
+
     /** The whole effective configuration as JSON (for run.json). */
     public String json() {
         return config.root().render(ConfigRenderOptions.concise().setFormatted(true));

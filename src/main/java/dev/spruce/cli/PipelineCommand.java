@@ -38,7 +38,7 @@ public final class PipelineCommand implements Callable<Integer> {
         JobConfig c = job.load();
         PruneJob.Outcome pruned = PruneJob.run(PruneConfig.read(c), job.resume);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
-                c.flag("spark.ui"), c.map("spark.conf"));
+                c.flag("spark.ui"), c.sparkConf());
         // prune's RunDirectory.open has already checked the output and, on --resume, removed stale staging.
         RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")), false);
         List<NamedModel> models = new ArrayList<>();

@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Spec;
@@ -22,7 +23,8 @@ import picocli.CommandLine.Spec;
 /**
  * {@code spruce plan}: plans LLM-Pruner's structural pruning from importance scores and writes
  * {@code plan.json}; with {@code --dry-run} it only prints the per-layer table and the parameter counts, and
- * in mode local needs no scores (a config.json is enough).
+ * in mode local needs no scores (a config.json is enough). With {@code -c} or a cluster-shape option the dry run
+ * also prints the memory each stage needs per executor ({@link MemoryOptions}, docs/MEMORY.md).
  */
 @Command(name = "plan", mixinStandardHelpOptions = true,
         description = "Plan which attention kv groups and MLP channels each layer keeps (LLM-Pruner).")
@@ -31,7 +33,7 @@ public final class PlanCommand implements Callable<Integer> {
     @Spec
     private CommandSpec spec;
 
-    @Option(names = "--model", required = true, description = "Model directory or its config.json.")
+    @Option(names = "--model", description = "Model directory or its config.json (default: model.path of -c).")
     private String model;
 
     @Option(names = "--ratio", description = "Fraction of units removed inside each pruned layer, in [0, 1).")
@@ -80,14 +82,26 @@ public final class PlanCommand implements Callable<Integer> {
     @Option(names = "--out", description = "Where to write plan.json.")
     private String out;
 
-    @Option(names = "--dry-run", description = "Only print the per-layer counts and parameter totals.")
+    @Option(names = "--dry-run", description = "Only print the per-layer counts and parameter totals; with -c or "
+            + "a cluster-shape option also the memory each stage needs per executor (docs/MEMORY.md).")
     private boolean dryRun;
+
+    @Mixin
+    private MemoryOptions memory = new MemoryOptions();
 
     @Override
     public Integer call() {
         if (!dryRun && (scores == null || out == null)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "spruce plan writes a plan from --scores "
                     + "<scores.json> to --out <plan.json>; give both, or --dry-run to only print the counts");
+        }
+        JobConfig job = dryRun && memory.requested() ? memory.load() : null;
+        if (job != null) {
+            defaults(job);
+        }
+        if (model == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--model <dir or config.json> is required "
+                    + "(or -c <job.conf> with model.path, for --dry-run)");
         }
         LlamaConfig config = LlamaConfig.read(Fs.path(model));
         PlanSettings settings = settings();
@@ -96,17 +110,52 @@ public final class PlanCommand implements Callable<Integer> {
         if (scores != null) {
             plan = Planner.plan(config, ImportanceScoresJson.read(Fs.path(scores)), settings);
             pruned = plan.prunedConfig();
+        } else if (job != null && settings.mode() != PruneMode.LOCAL) {
+            pruned = null; // budget and global modes count from scores; the memory plan still runs
         } else {
             pruned = Planner.counts(config, settings);
         }
         PrintWriter w = spec.commandLine().getOut();
-        printTable(w, config, pruned, settings);
+        if (pruned != null) {
+            printTable(w, config, pruned, settings);
+        } else {
+            w.printf(Locale.ROOT, "plan: mode %s counts from importance scores (give --scores for the table); recover "
+                    + "is estimated on the unpruned model, an upper bound%n", settings.mode().label());
+            pruned = config;
+        }
+        if (job != null) {
+            memory.print(w, job, config, pruned, settings.attentionLayers(), settings.mlpLayers());
+        }
         if (!dryRun) {
             plan.write(Fs.path(out));
             w.println("wrote " + out);
         }
         w.flush();
         return 0;
+    }
+
+    /** Options not given on the command line come from the job configuration. */
+    private void defaults(JobConfig job) {
+        if (model == null && !job.string("model.path").isBlank()) {
+            model = job.string("model.path");
+        }
+        if (ratio == null && mode == null) {
+            ratio = job.number("prune.ratio");
+            mode = job.string("prune.mode");
+        }
+        if (layers == null && attnLayers == null && mlpLayers == null) {
+            attnLayers = job.string("prune.attention-layers");
+            mlpLayers = job.string("prune.mlp-layers");
+        }
+        if (targetParams == null && targetFraction == null) {
+            targetParams = job.longValue("prune.target-params") > 0 ? job.longValue("prune.target-params") : null;
+            targetFraction = job.number("prune.target-fraction") > 0 ? job.number("prune.target-fraction") : null;
+        }
+        uniform |= job.flag("prune.uniform");
+        channelWise |= job.flag("prune.channel-wise");
+        if (protectedLayers.isEmpty()) {
+            protectedLayers = new ArrayList<>(job.integers("prune.protected-layers"));
+        }
     }
 
     private PlanSettings settings() {

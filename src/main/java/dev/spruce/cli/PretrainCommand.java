@@ -49,7 +49,7 @@ public final class PretrainCommand implements Callable<Integer> {
                 c.required(p + "out"), c.required(p + "work-dir"), c.longValue(p + "init-seed"),
                 TrainConfig.read(c, p + "train", 0, job.resume));
         PretrainJob.Outcome out = PretrainJob.run(SparkSessions.create(c.string("spark.app-name"),
-                c.string("spark.master"), c.flag("spark.ui"), c.map("spark.conf")), s);
+                c.string("spark.master"), c.flag("spark.ui"), c.sparkConf()), s);
         PrintWriter w = spec.commandLine().getOut();
         w.printf("model=%s%n", out.model());
         w.printf("params=%d%n", out.config().parameterCount());

@@ -61,6 +61,6 @@ final class PruneConfig {
                 c.required("output.dir"), c.flag("output.overwrite"), c.longValue("output.max-shard-bytes"),
                 calibration, c.integer("calibration.micro-batch"), scoring, c.integer("importance.block-elements"),
                 planSettings, c.string("spark.master"), c.string("spark.app-name"), c.flag("spark.ui"),
-                c.map("spark.conf"), c.json(), c.number("calibration.max-bad-fraction"));
+                c.sparkConf(), c.json(), c.number("calibration.max-bad-fraction"));
     }
 }

@@ -86,7 +86,7 @@ public final class RecoverCommand implements Callable<Integer> {
         // The output is checked (and, on --resume, cleared of stale staging) before Spark starts.
         RunDirectory run = RunDirectory.continueRun(Fs.path(c.required("output.dir")), job.resume);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
-                c.flag("spark.ui"), c.map("spark.conf"));
+                c.flag("spark.ui"), c.sparkConf());
         RecoverJob.Outcome out = RecoverJob.run(spark, run, s);
         PrintWriter w = spec.commandLine().getOut();
         w.printf("adapter=%s%n", out.adapter());

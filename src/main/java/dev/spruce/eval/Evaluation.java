@@ -15,6 +15,8 @@ import dev.spruce.eval.tasks.McRequestBuilder;
 import dev.spruce.eval.tasks.PerplexityWindow;
 import dev.spruce.eval.tasks.SkippedRecord;
 import dev.spruce.io.Fs;
+import dev.spruce.memory.EvaluationPlan;
+import dev.spruce.memory.MemoryCheck;
 import dev.spruce.model.Generator;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.LlamaModel;
@@ -82,6 +84,7 @@ public final class Evaluation {
             ModelFiles.check(Fs.path(m.path()), WeightCheck.Scan.SAMPLE);
             HfTokenizer.load(Fs.path(m.path())).close();
             new ModelRef(m.path(), settings.dtype(), settings.cpuOnly());
+            MemoryCheck.require(spark, memoryPlan(settings, LlamaConfig.read(Fs.path(m.path()))), settings.cpuOnly());
         }
         Evaluation evaluation = new Evaluation(spark, settings);
         Progress progress = new Progress(spark, "evaluate",
@@ -92,6 +95,21 @@ public final class Evaluation {
         }
         progress.finish();
         return new Outcome(results, new ArrayList<>(evaluation.skipped));
+    }
+
+    /** What scoring holds on an executor: one batch of batch-tokens in sequences up to the longest one scored. */
+    public static EvaluationPlan memoryPlan(EvaluateSettings settings, LlamaConfig config) {
+        int longest = 1;
+        for (EvaluateSettings.PerplexityDataset d : settings.perplexity()) {
+            longest = Math.max(longest, d.seqLen());
+        }
+        if (!settings.tasks().isEmpty()) {
+            longest = Math.max(longest, settings.maxLength() > 0 ? settings.maxLength() : config.maxPositionEmbeddings());
+        }
+        if (settings.perplexity().isEmpty() && settings.tasks().isEmpty()) {
+            longest = dev.spruce.eval.tasks.PerplexityProtocol.DEFAULT_SEQ_LEN;
+        }
+        return new EvaluationPlan(config, settings.dtype(), settings.batchTokens(), longest);
     }
 
     private ModelResult evaluate(NamedModel model, Progress progress) {

@@ -10,6 +10,8 @@ import dev.spruce.importance.ImportanceScoresJson;
 import dev.spruce.importance.ScoringSettings;
 import dev.spruce.io.Fs;
 import dev.spruce.io.InvalidModelException;
+import dev.spruce.memory.ImportancePlan;
+import dev.spruce.memory.MemoryCheck;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.WeightCheck;
@@ -156,6 +158,10 @@ public final class PruneJob {
             LOG.info("importance{}: already done, reading {}", suffix, scoresFile);
             return ImportanceScoresJson.read(scoresFile);
         }
+        // Fails fast, before the executors load anything, when the stage cannot fit them (docs/MEMORY.md).
+        MemoryCheck.require(spark, new ImportancePlan(config, s.dtype(), s.scoring().criterion().referenceName(),
+                s.microBatch(), s.calibration().length(), s.scoring().attentionLayers(), s.scoring().mlpLayers(),
+                s.scoring().hiddenChannels(), s.blockElements()), s.cpuOnly());
         long t = System.nanoTime();
         Dataset<TokenSample> samples = CalibrationSet.build(spark, s.calibration(), s.modelPath()).cache();
         Map<String, Object> fingerprint = fingerprint(samples);

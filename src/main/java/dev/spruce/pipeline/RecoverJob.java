@@ -8,6 +8,8 @@ import dev.spruce.data.TokenSample;
 import dev.spruce.io.Fs;
 import dev.spruce.lora.LoraSettings;
 import dev.spruce.lora.PeftExport;
+import dev.spruce.memory.MemoryCheck;
+import dev.spruce.memory.RecoveryPlan;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.TensorNames;
@@ -124,6 +126,15 @@ public final class RecoverJob {
                 s.distill().temperature(), s.distill().lmWeight());
     }
 
+    /** What recovery holds on an executor: the resident teacher only when it is not precomputed to top-k. */
+    static RecoveryPlan memoryPlan(Settings s, LlamaConfig config) {
+        LlamaConfig teacher = s.distill() == null || s.distill().precomputedTopK() ? null
+                : LlamaConfig.read(Fs.path(s.distill().teacher()));
+        return new RecoveryPlan(config, teacher, s.dtype(), s.fullParameters(), s.lora().rank(),
+                s.lora().targetModules(), s.lora().dropout(), s.train().microBatch(),
+                s.kind() == DataKind.TEXT ? s.window() : s.cutoff());
+    }
+
     /** Runs recovery unless the run already finished it (then returns its outputs, result null). */
     public static Outcome run(SparkSession spark, RunDirectory run, Settings s) {
         Path base = Fs.path(s.model());
@@ -134,6 +145,7 @@ public final class RecoverJob {
         PruneJob.requireModel(base);
         LlamaConfig config = LlamaConfig.read(base);
         Objective objective = objective(s, config);
+        MemoryCheck.require(spark, memoryPlan(s, config), false); // before any executor work (docs/MEMORY.md)
         long started = System.nanoTime();
         Map<String, Object> facts = new LinkedHashMap<>();
         facts.put("base_model", s.model());

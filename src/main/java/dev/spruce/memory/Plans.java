@@ -1,0 +1,53 @@
+package dev.spruce.memory;
+
+import dev.spruce.model.LlamaConfig;
+import java.util.ArrayList;
+import java.util.List;
+
+/** Terms every stage shares. */
+final class Plans {
+    /** CUDA context, cuBLAS workspace and the caching allocator's slack on a GPU; libtorch's own buffers on a CPU. */
+    static final long GPU_RUNTIME = 1L << 30;
+    static final long CPU_RUNTIME = 512L << 20;
+
+    private Plans() {}
+
+    static Term weights(LlamaConfig config, Precision p) {
+        return new Term("weights", Term.Part.TENSORS, config.parameterCount() * p.bytes(),
+                "P x c (P = " + config.parameterCount() + ", c = " + p.bytes() + ")");
+    }
+
+    static Term runtime(ExecutorShape shape) {
+        return shape.gpu() ? new Term("CUDA context and workspace", Term.Part.TENSORS, GPU_RUNTIME, "1 GiB")
+                : new Term("libtorch runtime", Term.Part.TENSORS, CPU_RUNTIME, "0.5 GiB");
+    }
+
+    /** The largest tensor while the model loads: its stored bytes and the float[] it is widened to. */
+    static Term loadBuffer(LlamaConfig config) {
+        long largest = (long) config.vocabSize() * config.hiddenSize();
+        for (int l = 0; l < config.numHiddenLayers(); l++) {
+            largest = Math.max(largest, (long) config.hiddenSize() * config.layerIntermediate(l));
+            largest = Math.max(largest, (long) config.hiddenSize() * config.layerHeads(l) * config.headDim());
+        }
+        int stored = switch (config.torchDtype() == null ? "" : config.torchDtype()) {
+            case "float32" -> 4;
+            case "float64" -> 8;
+            default -> 2;
+        };
+        return new Term("load buffer (largest tensor)", Term.Part.HEAP, largest * (4 + stored),
+                "largest tensor x (4 + stored width " + stored + ")");
+    }
+
+    /** Narrower dtypes worth suggesting: half precision needs a GPU (DJL trap P2 on the CPU). */
+    static List<String> lowerDtypes(String dtype, boolean gpu) {
+        Precision p = Precision.of(dtype, gpu, "dtype");
+        List<String> out = new ArrayList<>();
+        if (p == Precision.FLOAT64) {
+            out.add("float32");
+        }
+        if (gpu && !p.half()) {
+            out.add("bfloat16");
+        }
+        return out;
+    }
+}
