@@ -86,15 +86,23 @@ public final class GradientAccumulator implements AutoCloseable {
                 NDArray logits = view.logits(step, batch, ForwardHooks.NONE);
                 Djl.backward(CausalLmLoss.sumOfRowMeans(step, logits, batch));
             }
+            // One tensor at a time, and each transient freed at once: the widened copy, g⊙g, and the leaf itself
+            // (whose .grad goes with it), so a step's peak is its gradients plus one tensor's copies.
             for (String name : tensors) {
-                NDArray g = Djl.gradient(view.weight(name), step);
-                if (g.getDataType() != sumType) {
-                    g = g.toType(sumType, false);
-                }
-                addInto(gradientSums, name, g);
+                NDArray leaf = view.weight(name);
+                NDArray g = Djl.gradient(leaf, step);
+                NDArray wide = g.getDataType() != sumType ? g.toType(sumType, false) : g;
+                addInto(gradientSums, name, wide);
                 if (squared) {
-                    addInto(squaredSums, name, g.mul(g));
+                    try (NDArray square = wide.mul(wide)) {
+                        addInto(squaredSums, name, square);
+                    }
                 }
+                if (wide != g) {
+                    wide.close();
+                }
+                g.close();
+                leaf.close();
             }
         } catch (Exception e) {
             throw unchecked(e);

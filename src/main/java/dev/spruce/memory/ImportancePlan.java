@@ -92,14 +92,17 @@ public record ImportancePlan(LlamaConfig config, String dtype, String criterion,
         long t = length;
         Activations a = new Activations(config, p);
         terms.add(Plans.weights(config, p));
-        terms.add(new Term("gradients of scored members", Term.Part.TENSORS, k * w[0] * c,
-                "tasks x W_s x c (W_s = " + w[0] + ")"));
-        terms.add(new Term(fisher() ? "sums G and Q" : "sum G", Term.Part.TENSORS, k * w[0] * n * (fisher() ? 2 : 1),
-                "tasks x W_s x n x " + (fisher() ? 2 : 1)));
-        long copies = (p.half() ? 1 : 0) + (fisher() ? 1 : 0);
-        if (copies > 0) {
+        // G alone in the model's own float type accumulates in the leaves' .grad (no second copy); half precision
+        // and the Fisher criteria keep explicit float32/64 sums, and widen (and square) one tensor at a time.
+        boolean inLeaves = !fisher() && !p.half();
+        terms.add(new Term(inLeaves ? "gradients of scored members (= G)" : "gradients of scored members",
+                Term.Part.TENSORS, k * w[0] * c, "tasks x W_s x c (W_s = " + w[0] + ")"));
+        if (!inLeaves) {
+            terms.add(new Term(fisher() ? "sums G and Q" : "sum G", Term.Part.TENSORS,
+                    k * w[0] * n * (fisher() ? 2 : 1), "tasks x W_s x n x " + (fisher() ? 2 : 1)));
+            long copies = (p.half() ? 1 : 0) + (fisher() ? 1 : 0);
             terms.add(new Term("per-step wide copies" + (fisher() ? " and g*g" : ""), Term.Part.TENSORS,
-                    k * w[0] * n * copies, "tasks x W_s x n x " + copies));
+                    k * w[1] * n * copies, "tasks x largest member x n x " + copies));
         }
         terms.add(new Term("activations", Term.Part.TENSORS, k * a.forward(b, t, 0),
                 "tasks x forward(B = " + b + ", T = " + t + ")"));
@@ -107,11 +110,11 @@ public record ImportancePlan(LlamaConfig config, String dtype, String criterion,
         terms.add(new Term("backward working set", Term.Part.TENSORS, k * b * t * (a.logitsGradient()
                 + a.largestLayer(t)), "tasks x B x T x (vocab x (n + c) + largest layer)"));
         terms.add(Plans.runtime(shape));
-        terms.add(new Term("host partial of one member", Term.Part.HEAP, k * w[1] * 8 * (fisher() ? 4 : 3),
-                "tasks x largest member x 8 x " + (fisher() ? 4 : 3) + " (w, G" + (fisher() ? ", Q" : "")
+        terms.add(new Term("host block copies", Term.Part.HEAP, k * blockElements * 8L * (fisher() ? 4 : 3),
+                "tasks x block-elements x 8 x " + (fisher() ? 4 : 3) + " (w, G" + (fisher() ? ", Q" : "")
                         + ", partial)"));
-        terms.add(new Term("streamed blocks", Term.Part.HEAP, k * 2L * blockElements * 8,
-                "tasks x 2 x block-elements x 8"));
+        terms.add(new Term("streamed blocks", Term.Part.HEAP, k * 2L * blockElements * (n == 8 ? 8 : 4),
+                "tasks x 2 x block-elements x " + (n == 8 ? 8 : 4) + " (float32 unless the model is float64)"));
         terms.add(Plans.loadBuffer(config));
         return new Estimate(stage(), terms, k);
     }
