@@ -14,26 +14,40 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
 
+
 /**
  * LoRA on the linear layers of a LLaMA model: {@code y = W x + (alpha/r) · B (A dropout(x))}, entering the
  * one forward pass as a {@link ForwardHooks}. Parameters are named after the module's weight with
  * {@code .weight} replaced by {@code .lora_A.weight} / {@code .lora_B.weight}, which is PEFT's naming without
  * its {@code base_model.model.} prefix.
  *
- * <p>Dropout masks are drawn in Java from a seed per batch row, so a sample gets the same mask whichever
- * executor and micro-batch it lands in (distributed training equals one machine).
+ * <p>Dropout masks are computed on the device by a counter-based hash of (row seed, module, position)
+ * ({@link DropoutMask}), so a sample gets the same mask whichever executor, device and micro-batch it lands in
+ * (distributed training equals one machine).
+ *
+ * <p>The adapters may be in a wider type than the model (float32 adapters on a bfloat16 or float16 model): the
+ * module's input is cast up to the adapters' type at the boundary, the product B·A·dropout(x) is computed in
+ * it, and only the update is cast down to the module output's type.
  */
 public final class LoraAdapters implements ForwardHooks {
     private final LoraSettings settings;
     private final Map<String, NDArray[]> adapters;
     private final NDArray scaling;
     private final long[] rowSeeds;
+    private final NDManager step;
+    private final DataType type;
+    /** [modules, rows, 3] int64 dropout keys, copied to the device once per step on first use. */
+    private NDArray dropoutKeys;
+    private DropoutMask masks;
 
-    private LoraAdapters(LoraSettings settings, Map<String, NDArray[]> adapters, NDArray scaling, long[] rowSeeds) {
+    private LoraAdapters(LoraSettings settings, Map<String, NDArray[]> adapters, NDArray scaling, long[] rowSeeds,
+                         NDManager step, DataType type) {
         this.settings = settings;
         this.adapters = adapters;
         this.scaling = scaling;
         this.rowSeeds = rowSeeds;
+        this.step = step;
+        this.type = type;
     }
 
     /** The adapted weight names of a model, in layer order; modules absent from a pruned layer are skipped. */
@@ -90,6 +104,7 @@ public final class LoraAdapters implements ForwardHooks {
     /**
      * Adapters over the given arrays (already on the step manager; they may require gradients).
      *
+     * @param type     the adapters' data type (the arrays'), which may be wider than the model's
      * @param rowSeeds one dropout seed per batch row while training, or null for inference (no dropout)
      */
     public static LoraAdapters of(NDManager step, LlamaConfig config, LoraSettings settings,
@@ -103,7 +118,7 @@ public final class LoraAdapters implements ForwardHooks {
             }
             adapters.put(weight, new NDArray[] {a, b});
         }
-        return new LoraAdapters(settings, adapters, Djl.scalar(step, settings.scaling(), type), rowSeeds);
+        return new LoraAdapters(settings, adapters, Djl.scalar(step, settings.scaling(), type), rowSeeds, step, type);
     }
 
     @Override
@@ -112,9 +127,13 @@ public final class LoraAdapters implements ForwardHooks {
         if (ab == null) {
             return output;
         }
-        NDArray x = training() && settings.dropout() > 0 ? dropout(input, weightName) : input;
+        NDArray x = Djl.cast(input, type);
+        if (training() && settings.dropout() > 0) {
+            x = x.mul(dropout(x.getShape(), weightName));
+        }
         NDArray low = single(Linear.linear(x, ab[0]));
-        return output.add(single(Linear.linear(low, ab[1])).mul(scaling));
+        NDArray update = single(Linear.linear(low, ab[1])).mul(scaling);
+        return output.add(Djl.cast(update, output.getDataType()));
     }
 
     @Override
@@ -122,21 +141,39 @@ public final class LoraAdapters implements ForwardHooks {
         return rowSeeds != null;
     }
 
-    /** Inverted dropout with a mask drawn per (row seed, module), independent of batch composition. */
-    private NDArray dropout(NDArray input, String weightName) {
-        long[] shape = input.getShape().getShape();
-        int rows = Math.toIntExact(shape[0]);
-        int perRow = Math.toIntExact(input.size() / rows);
-        double keep = 1 - settings.dropout();
-        double[] mask = new double[rows * perRow];
-        for (int r = 0; r < rows; r++) {
-            SplittableRandom random = new SplittableRandom(rowSeeds[r] * 31 + weightName.hashCode());
-            for (int i = 0; i < perRow; i++) {
-                mask[r * perRow + i] = random.nextDouble() < keep ? 1 / keep : 0;
+    /** The inverted-dropout mask of one module's input, a function of (row seed, module, position) only. */
+    private NDArray dropout(Shape input, String weightName) {
+        if (dropoutKeys == null) {
+            int modules = adapters.size();
+            long[] keys = new long[modules * rowSeeds.length * DropoutMask.KEYS];
+            int i = 0;
+            for (String weight : adapters.keySet()) {
+                for (long seed : rowSeeds) {
+                    for (long k : DropoutMask.keys(seed, weight)) {
+                        keys[i++] = k;
+                    }
+                }
             }
+            dropoutKeys = step.create(keys, new Shape(modules, rowSeeds.length, DropoutMask.KEYS));
+            masks = new DropoutMask(step, settings.dropout(), type);
         }
-        NDArray m = Djl.fromDoubles(input.getManager(), mask, new Shape(shape), input.getDataType());
-        return input.mul(m);
+        if (input.get(0) != rowSeeds.length) {
+            throw new IllegalArgumentException("LoRA dropout has " + rowSeeds.length + " row seeds for a batch of "
+                    + input.get(0) + " rows");
+        }
+        int module = moduleIndex(weightName);
+        return masks.of(dropoutKeys.get(module), input);
+    }
+
+    private int moduleIndex(String weightName) {
+        int i = 0;
+        for (String weight : adapters.keySet()) {
+            if (weight.equals(weightName)) {
+                return i;
+            }
+            i++;
+        }
+        throw new IllegalArgumentException("no adapter for " + weightName);
     }
 
     private static NDArray single(NDList l) {

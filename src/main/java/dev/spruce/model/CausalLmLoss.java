@@ -36,11 +36,8 @@ public final class CausalLmLoss {
                 }
             }
         }
-        NDArray shifted = logits.get(new NDIndex(":, :-1, :"));
-        if (shifted.getDataType() != lossType(logits)) {
-            shifted = shifted.toType(lossType(logits), false);
-        }
-        NDArray logProbabilities = shifted.logSoftmax(-1);
+        // Djl.cast, not toType: a half-precision model's gradient must flow through the upcast (P4).
+        NDArray logProbabilities = Djl.cast(logits.get(new NDIndex(":, :-1, :")), lossType(logits)).logSoftmax(-1);
         NDArray index = step.create(targets, new Shape(b, t - 1, 1));
         NDArray picked = logProbabilities.gather(index, 2).reshape(b, t - 1);
         NDArray weights = Djl.fromDoubles(step, valid, new Shape(b, t - 1), picked.getDataType());

@@ -64,10 +64,8 @@ public final class DistillationLoss {
      */
     public static NDArray logProbabilities(NDManager step, NDArray logits, double temperature) {
         DataType type = lossType(logits);
-        NDArray z = logits.get(new NDIndex(":, :-1, :"));
-        if (z.getDataType() != type) {
-            z = z.toType(type, false);
-        }
+        // Djl.cast, not toType: a half-precision student's gradient must flow through the upcast (P4).
+        NDArray z = Djl.cast(logits.get(new NDIndex(":, :-1, :")), type);
         if (temperature != 1.0) {
             // P1: the scalar is an array on the step manager, alive until the caller's backward is done.
             z = z.div(Djl.scalar(step, temperature, type));

@@ -18,6 +18,8 @@ import ai.djl.pytorch.jni.JniUtils;
  *       reader widens BF16 in Java.</li>
  *   <li>P3: a GradientCollector is one per JVM; concurrent Spark tasks use the thread-local
  *       {@link #gradScope} and {@link #backward} instead.</li>
+ *   <li>P4: {@code NDArray.toType} detaches: its result carries no gradient (DJL 0.33 and 0.35). Casts inside
+ *       a differentiable computation go through {@link #cast}.</li>
  * </ul>
  */
 public final class Djl {
@@ -44,6 +46,21 @@ public final class Djl {
             throw new IllegalArgumentException("bfloat16 arrays abort libtorch on CPU; use float32 on CPU "
                     + "(bfloat16 compute is a GPU option)");
         }
+    }
+
+    /**
+     * A cast that autograd differentiates through (P4): {@code toType} detaches, but {@code cumprod} with a
+     * dtype casts its input first and is differentiable, and over an axis of length one it is the identity.
+     * Returns {@code a} itself when it already has {@code type}. Values are converted exactly as by
+     * {@code toType} (round to nearest).
+     */
+    public static NDArray cast(NDArray a, DataType type) {
+        if (a.getDataType() == type) {
+            return a;
+        }
+        checkDataType(type, a.getManager());
+        int last = a.getShape().dimension();
+        return a.expandDims(last).cumProd(last, type).squeeze(last);
     }
 
     /** Widens raw BF16 bits to float, in Java (never through an NDArray: P2). */
