@@ -37,10 +37,16 @@ final class DeviceTables implements AutoCloseable {
     private final Map<RopeKey, NDArray[]> rope = new ConcurrentHashMap<>();
     private final Map<CausalKey, NDArray[]> causal = new ConcurrentHashMap<>();
     private final AtomicLong causalElements = new AtomicLong();
+    private final long causalBudget;
 
     DeviceTables(NDManager modelManager, double[] inverseFrequencies) {
+        this(modelManager, inverseFrequencies, CAUSAL_BUDGET);
+    }
+
+    DeviceTables(NDManager modelManager, double[] inverseFrequencies, long causalBudget) {
         this.manager = modelManager.newSubManager();
         this.inverseFrequencies = inverseFrequencies;
+        this.causalBudget = causalBudget;
     }
 
     /** A 0-dimensional array of {@code value}; it lives as long as the model, so autograd may hold it (P1). */
@@ -84,7 +90,7 @@ final class DeviceTables implements AutoCloseable {
             return cached;
         }
         long size = 2L * queries * keys;
-        if (causalElements.addAndGet(size) > CAUSAL_BUDGET) {
+        if (causalElements.addAndGet(size) > causalBudget) {
             causalElements.addAndGet(-size);
             return causalTables(step, queries, keys, type, masked);
         }

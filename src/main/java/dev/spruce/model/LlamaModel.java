@@ -132,6 +132,11 @@ public final class LlamaModel implements AutoCloseable {
         return manager.getDevice();
     }
 
+    /** The device tables, shared by this model and its views. */
+    DeviceTables tables() {
+        return tables;
+    }
+
     /** The model's own manager; arrays that must live as long as the model (adapters) may use it. */
     public NDManager manager() {
         return manager;
