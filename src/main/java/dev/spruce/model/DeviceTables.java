@@ -111,9 +111,11 @@ final class DeviceTables implements AutoCloseable {
             NDArray key = scratch.arange(0, keys, 1, DataType.INT64).reshape(1, keys);
             NDArray query = scratch.arange(past, keys, 1, DataType.INT64).reshape(queries, 1);
             NDArray value = Djl.scalar(scratch, masked, type);
-            // 0 * masked is -0.0, and s + (-0.0) == s for every score s: the bias adds nothing where visible.
-            NDArray causalBias = key.gt(query).toType(type, false).mul(value).reshape(1, 1, 1, queries, keys);
-            NDArray selfBias = key.neq(query).toType(type, false).mul(value).reshape(1, 1, 1, queries, keys);
+            NDArray zero = Djl.scalar(scratch, 0, type); // 0 * masked is -0.0; adding +0.0 makes it 0.0
+            NDArray causalBias = key.gt(query).toType(type, false).mul(value).add(zero)
+                    .reshape(1, 1, 1, queries, keys);
+            NDArray selfBias = key.neq(query).toType(type, false).mul(value).add(zero)
+                    .reshape(1, 1, 1, queries, keys);
             causalBias.attach(owner);
             selfBias.attach(owner);
             return new NDArray[] {causalBias, selfBias};
