@@ -8,7 +8,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 
 /**
- * The DJL safety layer: the one place that works around the three verified DJL traps (docs/DESIGN.md).
+ * The DJL safety layer: the one place that works around the verified DJL traps (docs/DESIGN.md).
  *
  * <ul>
  *   <li>P1: {@code NDArray.mul(Number)} and friends create a temporary scalar tensor that may be freed
