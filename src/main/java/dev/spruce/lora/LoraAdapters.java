@@ -10,10 +10,10 @@ import dev.spruce.model.Djl;
 import dev.spruce.model.ForwardHooks;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.TensorNames;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
-
 
 /**
  * LoRA on the linear layers of a LLaMA model: {@code y = W x + (alpha/r) · B (A dropout(x))}, entering the
@@ -39,6 +39,7 @@ public final class LoraAdapters implements ForwardHooks {
     /** [modules, rows, 3] int64 dropout keys, copied to the device once per step on first use. */
     private NDArray dropoutKeys;
     private DropoutMask masks;
+    private Map<String, Integer> moduleIndex;
 
     private LoraAdapters(LoraSettings settings, Map<String, NDArray[]> adapters, NDArray scaling, long[] rowSeeds,
                          NDManager step, DataType type) {
@@ -166,14 +167,13 @@ public final class LoraAdapters implements ForwardHooks {
     }
 
     private int moduleIndex(String weightName) {
-        int i = 0;
-        for (String weight : adapters.keySet()) {
-            if (weight.equals(weightName)) {
-                return i;
+        if (moduleIndex == null) {
+            moduleIndex = new HashMap<>();
+            for (String weight : adapters.keySet()) {
+                moduleIndex.put(weight, moduleIndex.size());
             }
-            i++;
         }
-        throw new IllegalArgumentException("no adapter for " + weightName);
+        return moduleIndex.get(weightName);
     }
 
     private static NDArray single(NDList l) {
