@@ -9,8 +9,11 @@ import ai.djl.engine.EngineException;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -51,6 +54,30 @@ class ComputePrecisionTest {
                     () -> Djl.cast(a, DataType.BFLOAT16));
             assertTrue(e.getMessage().contains("bfloat16 arrays abort libtorch on CPU"), e.getMessage());
         }
+    }
+
+    private static String[] fork(String dtype) throws Exception {
+        Process p = new ProcessBuilder(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+                "-Dai.djl.offline=true", "-cp", System.getProperty("java.class.path"),
+                HalfPrecisionProbe.class.getName(), dtype).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the probe JVM did not finish");
+        return new String[] {Integer.toString(p.exitValue()), out};
+    }
+
+    /**
+     * Why bfloat16 is refused on the CPU (P2), checked where it cannot take this JVM down: even a cast of a
+     * float32 array aborts libtorch (SIGABRT, exit 134), while float16 works. If this starts to fail, a libtorch
+     * release has made bfloat16 safe on the CPU and the refusal in Djl.checkDataType can go.
+     */
+    @Test
+    void aBfloat16CastAbortsLibtorchOnCpuWhereFloat16Works() throws Exception {
+        String[] half = fork("FLOAT16");
+        assertEquals("0", half[0], half[1]);
+        assertTrue(half[1].contains("ok 2.25 5.0625"), half[1]);
+        String[] brain = fork("BFLOAT16");
+        assertEquals("134", brain[0], brain[1]);
+        assertTrue(brain[1].contains("terminate called"), brain[1]);
     }
 
     /** Largest |a - b| over the largest |b|, over every weight's gradient. */
