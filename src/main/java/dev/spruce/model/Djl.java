@@ -50,17 +50,26 @@ public final class Djl {
 
     /**
      * A cast that autograd differentiates through (P4): {@code toType} detaches, but {@code cumprod} with a
-     * dtype casts its input first and is differentiable, and over an axis of length one it is the identity.
-     * Returns {@code a} itself when it already has {@code type}. Values are converted exactly as by
-     * {@code toType} (round to nearest).
+     * dtype casts its input first and is differentiable, and over an axis of length one it is the identity
+     * (libtorch's backward returns the gradient unchanged there). The added axis is the outermost, so on a GPU
+     * the scan is one element per thread, like a plain cast. Returns {@code a} itself when it already has
+     * {@code type}. Values are converted exactly as by {@code toType} (round to nearest).
      */
     public static NDArray cast(NDArray a, DataType type) {
         if (a.getDataType() == type) {
             return a;
         }
         checkDataType(type, a.getManager());
-        int last = a.getShape().dimension();
-        return a.expandDims(last).cumProd(last, type).squeeze(last);
+        return a.expandDims(0).cumProd(0, type).squeeze(0);
+    }
+
+    /**
+     * log softmax over {@code axis} computed in {@code type} (libtorch casts the input first, differentiably), so
+     * a half-precision input needs no separate float32 copy of the vocabulary-sized logits.
+     */
+    public static NDArray logSoftmax(NDArray a, int axis, DataType type) {
+        checkDataType(type, a.getManager());
+        return JniUtils.logSoftmax((PtNDArray) a, axis, type);
     }
 
     /** Widens raw BF16 bits to float, in Java (never through an NDArray: P2). */
