@@ -23,7 +23,7 @@ import java.util.SplittableRandom;
  *
  * <p>Dropout masks are computed on the device by a counter-based hash of (row seed, module, position)
  * ({@link DropoutMask}), so a sample gets the same mask whichever executor, device and micro-batch it lands in
- * (distributed training equals one machine).
+ * (distributed training equals one machine). On a CPU device the same hash runs in Java.
  *
  * <p>The adapters may be in a wider type than the model (float32 adapters on a bfloat16 or float16 model): the
  * module's input is cast up to the adapters' type at the boundary, the product B·A·dropout(x) is computed in
@@ -40,6 +40,8 @@ public final class LoraAdapters implements ForwardHooks {
     private NDArray dropoutKeys;
     private DropoutMask masks;
     private Map<String, Integer> moduleIndex;
+    /** On a CPU the host is the device: the Java hash is the same function and about ten times faster. */
+    private boolean hostMasks;
 
     private LoraAdapters(LoraSettings settings, Map<String, NDArray[]> adapters, NDArray scaling, long[] rowSeeds,
                          NDManager step, DataType type) {
@@ -49,6 +51,16 @@ public final class LoraAdapters implements ForwardHooks {
         this.rowSeeds = rowSeeds;
         this.step = step;
         this.type = type;
+        this.hostMasks = ai.djl.Device.Type.CPU.equals(step.getDevice().getDeviceType());
+    }
+
+    /**
+     * Computes dropout masks with libtorch even on a CPU (tests: the device path must equal the host one).
+     * Returns this.
+     */
+    LoraAdapters onDevice() {
+        hostMasks = false;
+        return this;
     }
 
     /** The adapted weight names of a model, in layer order; modules absent from a pruned layer are skipped. */
@@ -144,6 +156,13 @@ public final class LoraAdapters implements ForwardHooks {
 
     /** The inverted-dropout mask of one module's input, a function of (row seed, module, position) only. */
     private NDArray dropout(Shape input, String weightName) {
+        if (input.get(0) != rowSeeds.length) {
+            throw new IllegalArgumentException("LoRA dropout has " + rowSeeds.length + " row seeds for a batch of "
+                    + input.get(0) + " rows");
+        }
+        if (hostMasks) {
+            return DropoutMask.onHost(step, rowSeeds, weightName, input, settings.dropout(), type);
+        }
         if (dropoutKeys == null) {
             int modules = adapters.size();
             long[] keys = new long[modules * rowSeeds.length * DropoutMask.KEYS];
@@ -157,10 +176,6 @@ public final class LoraAdapters implements ForwardHooks {
             }
             dropoutKeys = step.create(keys, new Shape(modules, rowSeeds.length, DropoutMask.KEYS));
             masks = new DropoutMask(step, settings.dropout(), type);
-        }
-        if (input.get(0) != rowSeeds.length) {
-            throw new IllegalArgumentException("LoRA dropout has " + rowSeeds.length + " row seeds for a batch of "
-                    + input.get(0) + " rows");
         }
         int module = moduleIndex(weightName);
         return masks.of(dropoutKeys.get(module), input);

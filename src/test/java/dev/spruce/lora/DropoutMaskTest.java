@@ -9,6 +9,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.spruce.model.Djl;
 import org.junit.jupiter.api.Test;
 
 /** The counter-based LoRA dropout hash on the device against plain Java long arithmetic, and its statistics. */
@@ -97,12 +98,32 @@ class DropoutMaskTest {
                     }
                 }
                 assertArrayEquals(want, actual, module);
+                for (int r = 0; r < seeds.length; r++) {
+                    long[] k = DropoutMask.keys(seeds[r], module);
+                    for (int i = 0; i < middle * last; i++) {
+                        assertEquals(want[r * middle * last + i], DropoutMask.hash(i, k), "host hash");
+                    }
+                }
             }
             // Positions near the top of the counter range stay exact (products up to 2^62).
             long[] high = new DropoutMask(m, 0.1, DataType.FLOAT32).hash(keys(m, new long[] {3}, Q), 4096, 2048)
                     .toLongArray();
             for (int i : new int[] {0, 1, 8_388_607, 6_345_678}) {
                 assertEquals(expected(3, Q, i), high[i], "position " + i);
+            }
+        }
+    }
+
+    @Test
+    void theHostMaskEqualsTheDeviceMaskInEveryType() {
+        long[] seeds = {5, -6, 7};
+        Shape shape = new Shape(3, 11, 17);
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            for (DataType type : new DataType[] {DataType.FLOAT64, DataType.FLOAT32, DataType.FLOAT16}) {
+                double[] device = Djl.toDoubles(new DropoutMask(m, 0.3, type).of(keys(m, seeds, K), shape));
+                NDArray host = DropoutMask.onHost(m, seeds, K, shape, 0.3, type);
+                assertEquals(type, host.getDataType());
+                assertArrayEquals(device, Djl.toDoubles(host), 0.0, type.toString());
             }
         }
     }

@@ -1,5 +1,6 @@
 package dev.spruce.lora;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -199,6 +200,32 @@ class LoraAdaptersTest {
         assertTrue(scale > 0, "no gradient reached the adapters");
         assertTrue(err / scale <= 2e-2, "float16 model, float32 adapters: relative gradient error " + err / scale);
         assertTrue(err / scale > 1e-7, "the model did not compute in float16: " + err / scale);
+    }
+
+    @Test
+    void dropoutComputedByLibtorchEqualsDropoutComputedInJava() {
+        LoraSettings s = new LoraSettings(4, 8, 0.3, LoraSettings.ALL_LINEAR);
+        Map<String, double[]> p = nonZeroAdapters(s);
+        Map<String, double[]> w = TinyModels.randomWeights(CONFIG, 8);
+        int[][] ids = TinyModels.randomIds(CONFIG, 3, 5, 12);
+        long[] seeds = {31, 32, 33};
+        try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, w), DataType.FLOAT32, Device.cpu());
+             NDManager step = NDManager.newBaseManager(Device.cpu())) {
+            Map<String, NDArray> params = new HashMap<>();
+            onStep(step, p, s).forEach((name, a) -> params.put(name, a.toType(DataType.FLOAT32, false)));
+            double[] host = Djl.toDoubles(model.logits(step, TokenBatch.of(ids),
+                    LoraAdapters.of(step, CONFIG, s, params, DataType.FLOAT32, seeds)));
+            double[] device = Djl.toDoubles(model.logits(step, TokenBatch.of(ids),
+                    LoraAdapters.of(step, CONFIG, s, params, DataType.FLOAT32, seeds).onDevice()));
+            double[] none = Djl.toDoubles(model.logits(step, TokenBatch.of(ids),
+                    LoraAdapters.of(step, CONFIG, s, params, DataType.FLOAT32, null)));
+            assertArrayEquals(host, device, 0.0);
+            double effect = 0;
+            for (int i = 0; i < host.length; i++) {
+                effect = Math.max(effect, Math.abs(host[i] - none[i]));
+            }
+            assertTrue(effect > 1e-4, "dropout had no effect");
+        }
     }
 
     @Test
