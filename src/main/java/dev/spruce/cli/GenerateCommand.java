@@ -48,7 +48,7 @@ public final class GenerateCommand implements Callable<Integer> {
         Path dir = Fs.path(model);
         Generator.Settings settings = new Generator.Settings(maxNewTokens, temperature, topP, seed);
         try (HfTokenizer tok = HfTokenizer.load(dir);
-             LlamaModel m = ModelFiles.load(dir, ExecutorModels.dataType(dtype), Device.cpu())) {
+             LlamaModel m = ModelFiles.load(dir, ExecutorModels.dataType(dtype, Device.cpu()), Device.cpu())) {
             int[] ids = tok.encode(prompt, tok.bosId() >= 0);
             int[] out = Generator.generate(m, ids, settings, tok.eosId());
             PrintWriter w = spec.commandLine().getOut();

@@ -10,6 +10,7 @@ import dev.spruce.model.Djl;
 import dev.spruce.model.ForwardHooks;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.TensorNames;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.SplittableRandom;
@@ -20,20 +21,46 @@ import java.util.SplittableRandom;
  * {@code .weight} replaced by {@code .lora_A.weight} / {@code .lora_B.weight}, which is PEFT's naming without
  * its {@code base_model.model.} prefix.
  *
- * <p>Dropout masks are drawn in Java from a seed per batch row, so a sample gets the same mask whichever
- * executor and micro-batch it lands in (distributed training equals one machine).
+ * <p>Dropout masks are computed on the device by a counter-based hash of (row seed, module, position)
+ * ({@link DropoutMask}), so a sample gets the same mask whichever executor, device and micro-batch it lands in
+ * (distributed training equals one machine). On a CPU device the same hash runs in Java.
+ *
+ * <p>The adapters may be in a wider type than the model (float32 adapters on a bfloat16 or float16 model): the
+ * module's input is cast up to the adapters' type at the boundary, the product B·A·dropout(x) is computed in
+ * it, and only the update is cast down to the module output's type.
  */
 public final class LoraAdapters implements ForwardHooks {
     private final LoraSettings settings;
     private final Map<String, NDArray[]> adapters;
     private final NDArray scaling;
     private final long[] rowSeeds;
+    private final NDManager step;
+    private final DataType type;
+    /** [modules, rows, 3] int64 dropout keys, copied to the device once per step on first use. */
+    private NDArray dropoutKeys;
+    private DropoutMask masks;
+    private Map<String, Integer> moduleIndex;
+    /** On a CPU the host is the device: the Java hash is the same function and about ten times faster. */
+    private boolean hostMasks;
 
-    private LoraAdapters(LoraSettings settings, Map<String, NDArray[]> adapters, NDArray scaling, long[] rowSeeds) {
+    private LoraAdapters(LoraSettings settings, Map<String, NDArray[]> adapters, NDArray scaling, long[] rowSeeds,
+                         NDManager step, DataType type) {
         this.settings = settings;
         this.adapters = adapters;
         this.scaling = scaling;
         this.rowSeeds = rowSeeds;
+        this.step = step;
+        this.type = type;
+        this.hostMasks = ai.djl.Device.Type.CPU.equals(step.getDevice().getDeviceType());
+    }
+
+    /**
+     * Computes dropout masks with libtorch even on a CPU (tests: the device path must equal the host one).
+     * Returns this.
+     */
+    LoraAdapters onDevice() {
+        hostMasks = false;
+        return this;
     }
 
     /** The adapted weight names of a model, in layer order; modules absent from a pruned layer are skipped. */
@@ -90,6 +117,7 @@ public final class LoraAdapters implements ForwardHooks {
     /**
      * Adapters over the given arrays (already on the step manager; they may require gradients).
      *
+     * @param type     the adapters' data type (the arrays'), which may be wider than the model's
      * @param rowSeeds one dropout seed per batch row while training, or null for inference (no dropout)
      */
     public static LoraAdapters of(NDManager step, LlamaConfig config, LoraSettings settings,
@@ -103,7 +131,7 @@ public final class LoraAdapters implements ForwardHooks {
             }
             adapters.put(weight, new NDArray[] {a, b});
         }
-        return new LoraAdapters(settings, adapters, Djl.scalar(step, settings.scaling(), type), rowSeeds);
+        return new LoraAdapters(settings, adapters, Djl.scalar(step, settings.scaling(), type), rowSeeds, step, type);
     }
 
     @Override
@@ -112,9 +140,13 @@ public final class LoraAdapters implements ForwardHooks {
         if (ab == null) {
             return output;
         }
-        NDArray x = training() && settings.dropout() > 0 ? dropout(input, weightName) : input;
+        NDArray x = Djl.cast(input, type);
+        if (training() && settings.dropout() > 0) {
+            x = x.mul(dropout(x.getShape(), weightName));
+        }
         NDArray low = single(Linear.linear(x, ab[0]));
-        return output.add(single(Linear.linear(low, ab[1])).mul(scaling));
+        NDArray update = single(Linear.linear(low, ab[1])).mul(scaling);
+        return output.add(Djl.cast(update, output.getDataType()));
     }
 
     @Override
@@ -122,21 +154,41 @@ public final class LoraAdapters implements ForwardHooks {
         return rowSeeds != null;
     }
 
-    /** Inverted dropout with a mask drawn per (row seed, module), independent of batch composition. */
-    private NDArray dropout(NDArray input, String weightName) {
-        long[] shape = input.getShape().getShape();
-        int rows = Math.toIntExact(shape[0]);
-        int perRow = Math.toIntExact(input.size() / rows);
-        double keep = 1 - settings.dropout();
-        double[] mask = new double[rows * perRow];
-        for (int r = 0; r < rows; r++) {
-            SplittableRandom random = new SplittableRandom(rowSeeds[r] * 31 + weightName.hashCode());
-            for (int i = 0; i < perRow; i++) {
-                mask[r * perRow + i] = random.nextDouble() < keep ? 1 / keep : 0;
+    /** The inverted-dropout mask of one module's input, a function of (row seed, module, position) only. */
+    private NDArray dropout(Shape input, String weightName) {
+        if (input.get(0) != rowSeeds.length) {
+            throw new IllegalArgumentException("LoRA dropout has " + rowSeeds.length + " row seeds for a batch of "
+                    + input.get(0) + " rows");
+        }
+        if (hostMasks) {
+            return DropoutMask.onHost(step, rowSeeds, weightName, input, settings.dropout(), type);
+        }
+        if (dropoutKeys == null) {
+            int modules = adapters.size();
+            long[] keys = new long[modules * rowSeeds.length * DropoutMask.KEYS];
+            int i = 0;
+            for (String weight : adapters.keySet()) {
+                for (long seed : rowSeeds) {
+                    for (long k : DropoutMask.keys(seed, weight)) {
+                        keys[i++] = k;
+                    }
+                }
+            }
+            dropoutKeys = step.create(keys, new Shape(modules, rowSeeds.length, DropoutMask.KEYS));
+            masks = new DropoutMask(step, settings.dropout(), type);
+        }
+        int module = moduleIndex(weightName);
+        return masks.of(dropoutKeys.get(module), input);
+    }
+
+    private int moduleIndex(String weightName) {
+        if (moduleIndex == null) {
+            moduleIndex = new HashMap<>();
+            for (String weight : adapters.keySet()) {
+                moduleIndex.put(weight, moduleIndex.size());
             }
         }
-        NDArray m = Djl.fromDoubles(input.getManager(), mask, new Shape(shape), input.getDataType());
-        return input.mul(m);
+        return moduleIndex.get(weightName);
     }
 
     private static NDArray single(NDList l) {

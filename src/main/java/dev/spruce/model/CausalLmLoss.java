@@ -36,11 +36,8 @@ public final class CausalLmLoss {
                 }
             }
         }
-        NDArray shifted = logits.get(new NDIndex(":, :-1, :"));
-        if (shifted.getDataType() != lossType(logits)) {
-            shifted = shifted.toType(lossType(logits), false);
-        }
-        NDArray logProbabilities = shifted.logSoftmax(-1);
+        // In float32 for a half-precision model, upcast inside the op (toType would detach: P4).
+        NDArray logProbabilities = Djl.logSoftmax(logits.get(new NDIndex(":, :-1, :")), -1, lossType(logits));
         NDArray index = step.create(targets, new Shape(b, t - 1, 1));
         NDArray picked = logProbabilities.gather(index, 2).reshape(b, t - 1);
         NDArray weights = Djl.fromDoubles(step, valid, new Shape(b, t - 1), picked.getDataType());

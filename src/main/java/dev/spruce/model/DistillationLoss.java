@@ -65,14 +65,11 @@ public final class DistillationLoss {
     public static NDArray logProbabilities(NDManager step, NDArray logits, double temperature) {
         DataType type = lossType(logits);
         NDArray z = logits.get(new NDIndex(":, :-1, :"));
-        if (z.getDataType() != type) {
-            z = z.toType(type, false);
+        if (temperature == 1.0) {
+            return Djl.logSoftmax(z, -1, type); // upcast inside the op (toType would detach: P4)
         }
-        if (temperature != 1.0) {
-            // P1: the scalar is an array on the step manager, alive until the caller's backward is done.
-            z = z.div(Djl.scalar(step, temperature, type));
-        }
-        return z.logSoftmax(-1);
+        // P1: the scalar is an array on the step manager, alive until the caller's backward is done.
+        return Djl.cast(z, type).div(Djl.scalar(step, temperature, type)).logSoftmax(-1);
     }
 
     /** The flat index, in [batch][time-1] order, of the {@code j}-th scored position of row {@code row}. */

@@ -8,7 +8,7 @@ import ai.djl.pytorch.engine.PtNDArray;
 import ai.djl.pytorch.jni.JniUtils;
 
 /**
- * The DJL safety layer: the one place that works around the three verified DJL traps (docs/DESIGN.md).
+ * The DJL safety layer: the one place that works around the verified DJL traps (docs/DESIGN.md).
  *
  * <ul>
  *   <li>P1: {@code NDArray.mul(Number)} and friends create a temporary scalar tensor that may be freed
@@ -18,6 +18,8 @@ import ai.djl.pytorch.jni.JniUtils;
  *       reader widens BF16 in Java.</li>
  *   <li>P3: a GradientCollector is one per JVM; concurrent Spark tasks use the thread-local
  *       {@link #gradScope} and {@link #backward} instead.</li>
+ *   <li>P4: {@code NDArray.toType} detaches: its result carries no gradient (DJL 0.33 and 0.35). Casts inside
+ *       a differentiable computation go through {@link #cast}.</li>
  * </ul>
  */
 public final class Djl {
@@ -44,6 +46,30 @@ public final class Djl {
             throw new IllegalArgumentException("bfloat16 arrays abort libtorch on CPU; use float32 on CPU "
                     + "(bfloat16 compute is a GPU option)");
         }
+    }
+
+    /**
+     * A cast that autograd differentiates through (P4): {@code toType} detaches, but {@code cumprod} with a
+     * dtype casts its input first and is differentiable, and over an axis of length one it is the identity
+     * (libtorch's backward returns the gradient unchanged there). The added axis is the outermost, so on a GPU
+     * the scan is one element per thread, like a plain cast. Returns {@code a} itself when it already has
+     * {@code type}. Values are converted exactly as by {@code toType} (round to nearest).
+     */
+    public static NDArray cast(NDArray a, DataType type) {
+        if (a.getDataType() == type) {
+            return a;
+        }
+        checkDataType(type, a.getManager());
+        return a.expandDims(0).cumProd(0, type).squeeze(0);
+    }
+
+    /**
+     * log softmax over {@code axis} computed in {@code type} (libtorch casts the input first, differentiably), so
+     * a half-precision input needs no separate float32 copy of the vocabulary-sized logits.
+     */
+    public static NDArray logSoftmax(NDArray a, int axis, DataType type) {
+        checkDataType(type, a.getManager());
+        return JniUtils.logSoftmax((PtNDArray) a, axis, type);
     }
 
     /** Widens raw BF16 bits to float, in Java (never through an NDArray: P2). */

@@ -4,6 +4,7 @@ import ai.djl.Device;
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.ndarray.types.SparseFormat;
@@ -33,16 +34,16 @@ public final class LlamaModel implements AutoCloseable {
     private final DataType dataType;
     private final NDManager manager;
     private final Map<String, NDArray> weights;
-    private final double[] inverseFrequencies;
+    private final DeviceTables tables;
     private final boolean ownsWeights;
 
     private LlamaModel(LlamaConfig config, DataType dataType, NDManager manager, Map<String, NDArray> weights,
-                       boolean ownsWeights) {
+                       DeviceTables tables, boolean ownsWeights) {
         this.config = config;
         this.dataType = dataType;
         this.manager = manager;
         this.weights = weights;
-        this.inverseFrequencies = Rope.inverseFrequencies(config);
+        this.tables = tables;
         this.ownsWeights = ownsWeights;
     }
 
@@ -77,7 +78,8 @@ public final class LlamaModel implements AutoCloseable {
             manager.close();
             throw ex;
         }
-        return new LlamaModel(config, dataType, manager, weights, true);
+        return new LlamaModel(config, dataType, manager, weights,
+                new DeviceTables(manager, Rope.inverseFrequencies(config)), true);
     }
 
     /**
@@ -115,7 +117,7 @@ public final class LlamaModel implements AutoCloseable {
             }
             view.put(e.getKey(), replacement);
         }
-        return new LlamaModel(config, dataType, manager, view, false);
+        return new LlamaModel(config, dataType, manager, view, tables, false);
     }
 
     public LlamaConfig config() {
@@ -128,6 +130,11 @@ public final class LlamaModel implements AutoCloseable {
 
     public Device device() {
         return manager.getDevice();
+    }
+
+    /** The device tables, shared by this model and its views. */
+    DeviceTables tables() {
+        return tables;
     }
 
     /** The model's own manager; arrays that must live as long as the model (adapters) may use it. */
@@ -188,11 +195,11 @@ public final class LlamaModel implements AutoCloseable {
             cache.keyMask = keyMask;
         }
 
-        double[][] rope = Rope.tables(inverseFrequencies, positions);
-        NDArray cos = Djl.fromDoubles(step, rope[0], new Shape(b, 1, 1, t, hd), dataType);
-        NDArray sin = Djl.fromDoubles(step, rope[1], new Shape(b, 1, 1, t, hd), dataType);
+        NDArray[] rope = rotaryTables(step, positions);
+        NDArray cos = rope[0];
+        NDArray sin = rope[1];
         NDArray attentionBias = attentionBias(step, keyMask, past, t);
-        NDArray scale = Djl.scalar(step, 1.0 / Math.sqrt(hd), attentionDataType());
+        NDArray scale = tables.constant(1.0 / Math.sqrt(hd), attentionDataType());
 
         long[] flatIds = new long[b * t];
         for (int r = 0; r < b; r++) {
@@ -252,13 +259,8 @@ public final class LlamaModel implements AutoCloseable {
             cache.values[l] = v;
         }
         NDArray scores = q.matMul(k.transpose(0, 1, 2, 4, 3));
-        if (scores.getDataType() != attentionDataType()) {
-            scores = scores.toType(attentionDataType(), false);
-        }
-        NDArray probabilities = scores.mul(scale).add(bias).softmax(-1);
-        if (probabilities.getDataType() != dataType) {
-            probabilities = probabilities.toType(dataType, false);
-        }
+        scores = Djl.cast(scores, attentionDataType());
+        NDArray probabilities = Djl.cast(scores.mul(scale).add(bias).softmax(-1), dataType);
         NDArray context = probabilities.matMul(v).transpose(0, 3, 1, 2, 4); // [B, T, kv, rep, hd]
         NDArray headMask = hooks.headMask(l);
         if (headMask != null) {
@@ -308,45 +310,89 @@ public final class LlamaModel implements AutoCloseable {
      */
     private NDArray rmsNorm(NDManager step, NDArray x, NDArray weight, NDArray hiddenMask) {
         DataType normType = dataType == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
-        NDArray xf = x.getDataType() == normType ? x : x.toType(normType, false);
+        NDArray xf = Djl.cast(x, normType);
         NDArray squares = xf.mul(xf);
         NDArray meanSquare;
         if (hiddenMask == null) {
             meanSquare = squares.mean(new int[] {-1}, true);
         } else {
-            NDArray kept = onStep(step, hiddenMask.sum());
-            if (kept.getDataType() != normType) {
-                kept = kept.toType(normType, false);
-            }
+            NDArray kept = Djl.cast(onStep(step, hiddenMask.sum()), normType);
             meanSquare = squares.sum(new int[] {-1}, true).div(kept);
         }
-        NDArray eps = Djl.scalar(step, config.rmsNormEps(), normType);
-        NDArray normed = xf.div(meanSquare.add(eps).sqrt());
-        if (normed.getDataType() != dataType) {
-            normed = normed.toType(dataType, false);
-        }
+        NDArray eps = tables.constant(config.rmsNormEps(), normType);
+        NDArray normed = Djl.cast(xf.div(meanSquare.add(eps).sqrt()), dataType);
         return normed.mul(weight);
     }
 
     /**
-     * [B, 1, 1, T, S] additive bias: 0 where query t may see key s (causal and real), else {@link #MASKED}.
+     * cos and sin [B or 1, 1, 1, T, head_dim] at the given positions, gathered on the device from the model's
+     * cached tables. When every row has the same consecutive positions (no padding) the index is an arange made
+     * on the device; otherwise the positions (token-derived integers, like the ids) are copied over.
+     */
+    private NDArray[] rotaryTables(NDManager step, int[][] positions) {
+        int b = positions.length;
+        int t = positions[0].length;
+        int max = 0;
+        boolean shared = true;
+        for (int r = 0; r < b; r++) {
+            for (int s = 0; s < t; s++) {
+                max = Math.max(max, positions[r][s]);
+                shared &= positions[r][s] == positions[0][0] + s;
+            }
+        }
+        NDArray[] table = tables.rope(max, dataType);
+        NDArray index;
+        int rows;
+        if (shared) {
+            index = step.arange(positions[0][0], positions[0][0] + t, 1, DataType.INT64);
+            rows = 1;
+        } else {
+            long[] flat = new long[b * t];
+            for (int r = 0; r < b; r++) {
+                for (int s = 0; s < t; s++) {
+                    flat[r * t + s] = positions[r][s];
+                }
+            }
+            index = step.create(flat, new Shape((long) b * t));
+            rows = b;
+        }
+        int hd = config.headDim();
+        NDArray cos = single(Embedding.embedding(index, table[0], SparseFormat.DENSE)).reshape(rows, 1, 1, t, hd);
+        NDArray sin = single(Embedding.embedding(index, table[1], SparseFormat.DENSE)).reshape(rows, 1, 1, t, hd);
+        return new NDArray[] {onStep(step, cos), onStep(step, sin)};
+    }
+
+    /**
+     * [B or 1, 1, 1, T, S] additive bias: 0 where query t may see key s (causal and real), else {@link #MASKED}.
+     * A padding query sees only itself: defined, finite, and never a later token. The causal part is the
+     * model's cached table; the padding part is combined on the device from the key mask (token-derived
+     * integers), which is copied over only when some key is padding.
      */
     private NDArray attentionBias(NDManager step, int[][] keyMask, int past, int t) {
         int b = keyMask.length;
         int total = past + t;
-        double[] bias = new double[b * t * total];
+        NDArray[] causal = tables.causal(step, t, total, attentionDataType(), MASKED);
+        int[] flat = new int[b * total];
+        boolean padded = false;
         for (int r = 0; r < b; r++) {
-            for (int s = 0; s < t; s++) {
-                int base = (r * t + s) * total;
-                boolean paddingQuery = keyMask[r][past + s] == 0;
-                for (int key = 0; key < total; key++) {
-                    // A padding query sees only itself: defined, finite, and never a later token.
-                    boolean visible = paddingQuery ? key == past + s : key <= past + s && keyMask[r][key] != 0;
-                    bias[base + key] = visible ? 0.0 : MASKED;
-                }
+            for (int key = 0; key < total; key++) {
+                flat[r * total + key] = keyMask[r][key] != 0 ? 1 : 0;
+                padded |= keyMask[r][key] == 0;
             }
         }
-        return Djl.fromDoubles(step, bias, new Shape(b, 1, 1, t, total), attentionDataType());
+        if (!padded) {
+            return causal[0];
+        }
+        NDArray real = step.create(flat, new Shape(b, 1, 1, 1, total));
+        NDArray masked = tables.constant(MASKED, attentionDataType());
+        // A padding key adds MASKED; the maximum keeps MASKED where causal and padding both mask.
+        NDArray visible = real.eq(tables.constant(0, DataType.INT32)).toType(attentionDataType(), false)
+                .mul(masked).add(causal[0]).maximum(masked);
+        // DJL's where does not broadcast: pick per query row by 0/1 weights, which is exact (M * 0 = -0.0).
+        NDArray query = real.get(new NDIndex(":, :, :, :, " + past + ":")).reshape(b, 1, 1, t, 1);
+        NDArray realQuery = query.neq(tables.constant(0, DataType.INT32)).toType(attentionDataType(), false);
+        NDArray paddingQuery = query.eq(tables.constant(0, DataType.INT32)).toType(attentionDataType(), false);
+        return visible.mul(realQuery).add(paddingQuery.mul(causal[1]));
     }
 
     /** Attention scores and softmax run in float32 when the model computes in half precision. */
@@ -375,6 +421,7 @@ public final class LlamaModel implements AutoCloseable {
     @Override
     public void close() {
         if (ownsWeights) {
+            tables.close();
             manager.close();
         }
     }

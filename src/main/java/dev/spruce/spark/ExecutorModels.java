@@ -28,7 +28,7 @@ public final class ExecutorModels {
         Key key = new Key(ref.path(), ref.dataType(), device.toString());
         return MODELS.computeIfAbsent(key, k -> {
             LOADS.computeIfAbsent(k, x -> new AtomicInteger()).incrementAndGet();
-            return ModelFiles.load(Fs.path(ref.path()), dataType(ref.dataType()), device);
+            return ModelFiles.load(Fs.path(ref.path()), dataType(ref.dataType(), device), device);
         });
     }
 
@@ -93,13 +93,20 @@ public final class ExecutorModels {
         models.forEach(ExecutorModels::release); // the driver's own copies (local mode shares this JVM)
     }
 
-    public static DataType dataType(String name) {
+    /**
+     * The compute type a dtype setting names on {@code device}: {@code auto} is bfloat16 on a GPU (half the
+     * memory and the tensor-core rate; float32 is kept where precision needs it, see LlamaModel) and float32 on
+     * the CPU (where bfloat16 aborts libtorch and float16 is slow).
+     */
+    public static DataType dataType(String name, Device device) {
         return switch (name) {
+            case "auto" -> Device.Type.GPU.equals(device.getDeviceType()) ? DataType.BFLOAT16 : DataType.FLOAT32;
             case "float64" -> DataType.FLOAT64;
             case "float32" -> DataType.FLOAT32;
             case "float16" -> DataType.FLOAT16;
             case "bfloat16" -> DataType.BFLOAT16;
-            default -> throw new IllegalArgumentException("unknown dtype " + name);
+            default -> throw new IllegalArgumentException("unknown dtype '" + name + "': expected auto, float32, "
+                    + "float64, float16 or bfloat16");
         };
     }
 }

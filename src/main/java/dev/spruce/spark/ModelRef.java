@@ -8,7 +8,8 @@ import java.io.Serializable;
  * Small and serializable; tasks carry it instead of weights.
  *
  * @param path     model directory in Hugging Face layout, as a Hadoop path string (made absolute)
- * @param dataType compute precision: float32, float64, float16 or bfloat16 (the last two on GPU only)
+ * @param dataType compute precision: float32, float64, float16 or bfloat16 (the last two on GPU only), or auto
+ *                 (bfloat16 on a GPU, float32 on the CPU; resolved where the model is loaded)
  * @param cpuOnly  ignore assigned GPUs
  */
 public record ModelRef(String path, String dataType, boolean cpuOnly) implements Serializable {
@@ -20,8 +21,8 @@ public record ModelRef(String path, String dataType, boolean cpuOnly) implements
         // working directory.
         path = Fs.absolute(path);
         switch (dataType) {
-            case "float32", "float64", "float16", "bfloat16" -> { }
-            default -> throw new IllegalArgumentException("model dtype must be float32, float64, float16 or "
+            case "auto", "float32", "float64", "float16", "bfloat16" -> { }
+            default -> throw new IllegalArgumentException("model dtype must be auto, float32, float64, float16 or "
                     + "bfloat16, got '" + dataType + "'");
         }
     }

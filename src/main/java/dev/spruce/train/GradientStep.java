@@ -130,7 +130,8 @@ public final class GradientStep {
              AutoCloseable grad = Djl.gradScope(training)) {
             Map<String, NDArray> leaves = new LinkedHashMap<>();
             for (int p = 0; p < names.size(); p++) {
-                NDArray leaf = values.array(step, p, new Shape(shapes.get(names.get(p))), base.dataType());
+                NDArray leaf = values.array(step, p, new Shape(shapes.get(names.get(p))),
+                        trainable.parameterType(base.dataType()));
                 if (training) {
                     leaf.setRequiresGradient(true);
                 }

@@ -2,6 +2,7 @@ package dev.spruce.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.spruce.lora.LoraAdapters;
 import dev.spruce.lora.LoraSettings;
 import dev.spruce.model.LlamaConfig;
@@ -50,6 +51,13 @@ public final class LoraTrainable implements Trainable {
                         + ab[1][0] + ", " + ab[0][1] + "], the base model holds " + Arrays.toString(actual));
             }
         });
-        return new Binding(base, LoraAdapters.of(step, config, settings, leaves, base.dataType(), rowSeeds));
+        return new Binding(base, LoraAdapters.of(step, config, settings, leaves, parameterType(base.dataType()),
+                rowSeeds));
+    }
+
+    /** float32 adapters (and their gradients) on a bfloat16 or float16 model; float64 ones on a float64 model. */
+    @Override
+    public DataType parameterType(DataType computeType) {
+        return computeType == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
     }
 }

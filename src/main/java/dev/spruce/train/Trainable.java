@@ -2,6 +2,7 @@ package dev.spruce.train;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.types.DataType;
 import dev.spruce.model.ForwardHooks;
 import dev.spruce.model.LlamaModel;
 import java.io.Serializable;
@@ -23,9 +24,17 @@ public interface Trainable extends Serializable {
     Map<String, double[]> initialValues(long seed);
 
     /**
+     * The data type of the parameters' arrays on a base model computing in {@code computeType}: by default
+     * that type; LoRA keeps float32 adapters on a half-precision model.
+     */
+    default DataType parameterType(DataType computeType) {
+        return computeType;
+    }
+
+    /**
      * Binds current parameter values to the base model.
      *
-     * @param leaves   one array per parameter on {@code step}, in the base model's compute type; while
+     * @param leaves   one array per parameter on {@code step}, in {@link #parameterType}; while
      *                 training they require gradients
      * @param rowSeeds one seed per batch row for per-sample randomness (dropout) while training, or null
      *                 for evaluation

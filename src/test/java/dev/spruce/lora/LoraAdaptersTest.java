@@ -1,5 +1,6 @@
 package dev.spruce.lora;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -10,6 +11,7 @@ import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
+import dev.spruce.model.CausalLmLoss;
 import dev.spruce.model.Djl;
 import dev.spruce.model.ForwardHooks;
 import dev.spruce.model.LlamaConfig;
@@ -141,6 +143,88 @@ class LoraAdaptersTest {
                 seedEffect = Math.max(seedEffect, Math.abs(alone[i] - otherSeed[i]));
             }
             assertTrue(seedEffect > 1e-6, "dropout had no effect");
+        }
+    }
+
+    /** Gradients of every adapter parameter of the summed LM loss, adapters in {@code adapterType}. */
+    private static Map<String, double[]> adapterGradients(LlamaModel model, Map<String, double[]> p, LoraSettings s,
+                                                          DataType adapterType, int[][] ids, long[] seeds) {
+        Map<String, double[]> grads = new HashMap<>();
+        try (NDManager step = NDManager.newBaseManager(Device.cpu()); AutoCloseable grad = Djl.gradScope(true)) {
+            Map<String, NDArray> leaves = new HashMap<>();
+            for (Map.Entry<String, long[][]> e : LoraAdapters.shapes(CONFIG, s).entrySet()) {
+                for (int ab = 0; ab < 2; ab++) {
+                    String name = ab == 0 ? LoraAdapters.aName(e.getKey()) : LoraAdapters.bName(e.getKey());
+                    NDArray leaf = Djl.fromDoubles(step, p.get(name), new Shape(e.getValue()[ab]), adapterType);
+                    Djl.requireGradient(leaf);
+                    leaves.put(name, leaf);
+                }
+            }
+            TokenBatch batch = TokenBatch.selfSupervised(ids);
+            NDArray logits = model.logits(step, batch, LoraAdapters.of(step, CONFIG, s, leaves, adapterType, seeds));
+            Djl.backward(CausalLmLoss.sum(step, logits, batch));
+            for (Map.Entry<String, NDArray> e : leaves.entrySet()) {
+                NDArray g = Djl.gradient(e.getValue(), step);
+                assertEquals(adapterType, g.getDataType(), e.getKey());
+                grads.put(e.getKey(), Djl.toDoubles(g));
+            }
+        } catch (Exception e) {
+            throw new IllegalStateException(e);
+        }
+        return grads;
+    }
+
+    @Test
+    void aFloat16ModelTrainsFloat32AdaptersWhoseGradientsFollowFloat64() {
+        LoraSettings s = new LoraSettings(4, 8, 0.2, LoraSettings.ALL_LINEAR);
+        Map<String, double[]> p = nonZeroAdapters(s);
+        Map<String, double[]> w = TinyModels.randomWeights(CONFIG, 7);
+        int[][] ids = TinyModels.randomIds(CONFIG, 2, 6, 10);
+        long[] seeds = {21, 22};
+        Map<String, double[]> exact;
+        Map<String, double[]> half;
+        try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, w), DataType.FLOAT64, Device.cpu())) {
+            exact = adapterGradients(model, p, s, DataType.FLOAT64, ids, seeds);
+        }
+        try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, w), DataType.FLOAT16, Device.cpu())) {
+            half = adapterGradients(model, p, s, DataType.FLOAT32, ids, seeds);
+        }
+        double err = 0;
+        double scale = 0;
+        for (Map.Entry<String, double[]> e : exact.entrySet()) {
+            for (int i = 0; i < e.getValue().length; i++) {
+                err = Math.max(err, Math.abs(e.getValue()[i] - half.get(e.getKey())[i]));
+                scale = Math.max(scale, Math.abs(e.getValue()[i]));
+            }
+        }
+        assertTrue(scale > 0, "no gradient reached the adapters");
+        assertTrue(err / scale <= 2e-2, "float16 model, float32 adapters: relative gradient error " + err / scale);
+        assertTrue(err / scale > 1e-7, "the model did not compute in float16: " + err / scale);
+    }
+
+    @Test
+    void dropoutComputedByLibtorchEqualsDropoutComputedInJava() {
+        LoraSettings s = new LoraSettings(4, 8, 0.3, LoraSettings.ALL_LINEAR);
+        Map<String, double[]> p = nonZeroAdapters(s);
+        Map<String, double[]> w = TinyModels.randomWeights(CONFIG, 8);
+        int[][] ids = TinyModels.randomIds(CONFIG, 3, 5, 12);
+        long[] seeds = {31, 32, 33};
+        try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, w), DataType.FLOAT32, Device.cpu());
+             NDManager step = NDManager.newBaseManager(Device.cpu())) {
+            Map<String, NDArray> params = new HashMap<>();
+            onStep(step, p, s).forEach((name, a) -> params.put(name, a.toType(DataType.FLOAT32, false)));
+            double[] host = Djl.toDoubles(model.logits(step, TokenBatch.of(ids),
+                    LoraAdapters.of(step, CONFIG, s, params, DataType.FLOAT32, seeds)));
+            double[] device = Djl.toDoubles(model.logits(step, TokenBatch.of(ids),
+                    LoraAdapters.of(step, CONFIG, s, params, DataType.FLOAT32, seeds).onDevice()));
+            double[] none = Djl.toDoubles(model.logits(step, TokenBatch.of(ids),
+                    LoraAdapters.of(step, CONFIG, s, params, DataType.FLOAT32, null)));
+            assertArrayEquals(host, device, 0.0);
+            double effect = 0;
+            for (int i = 0; i < host.length; i++) {
+                effect = Math.max(effect, Math.abs(host[i] - none[i]));
+            }
+            assertTrue(effect > 1e-4, "dropout had no effect");
         }
     }
 

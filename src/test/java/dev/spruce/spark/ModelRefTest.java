@@ -1,6 +1,11 @@
 package dev.spruce.spark;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
 
 import java.io.ByteArrayInputStream;
 import java.io.ByteArrayOutputStream;
@@ -25,5 +30,17 @@ class ModelRefTest {
         try (ObjectInputStream in = new ObjectInputStream(new ByteArrayInputStream(bytes.toByteArray()))) {
             assertEquals(ref, in.readObject()); // what a task deserializes, wherever it runs
         }
+    }
+
+    @Test
+    void autoIsBfloat16OnAGpuAndFloat32OnTheCpuAndAnUnknownDtypeNamesTheChoices() {
+        new ModelRef("m", "auto", false); // accepted where the ref is made
+        assertEquals(DataType.BFLOAT16, ExecutorModels.dataType("auto", Device.gpu(0)));
+        assertEquals(DataType.FLOAT32, ExecutorModels.dataType("auto", Device.cpu()));
+        assertEquals(DataType.FLOAT64, ExecutorModels.dataType("float64", Device.gpu(0)));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> new ModelRef("m", "fp8", false));
+        assertTrue(e.getMessage().contains("must be auto, float32, float64, float16 or bfloat16, got 'fp8'"),
+                e.getMessage());
     }
 }
