@@ -14,13 +14,15 @@
 #   EXECUTORS          executors to request on YARN and Kubernetes (default 8); standalone takes what it has.
 #   SPARK_SUBMIT       the spark-submit to run (default: $SPARK_HOME/bin/spark-submit, else spark-submit on PATH).
 #   SPARK_SUBMIT_ARGS  further spark-submit options, split on spaces (e.g. "--deploy-mode cluster").
+#   TF32               with PROFILE=cuda, 1 (default) lets float32 matmuls on the executors' GPUs use TF32 tensor
+#                      cores (spark.executorEnv.TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=1, read by libtorch at start:
+#                      DJL has no allow_tf32 call); 0 keeps full float32.
 # The fat jar is built on first use (mvn -Pfatjar[,cuda] package; Spark is provided by the cluster) and rebuilt
 # when the jar on disk was built for the other profile (target/spruce-jar.profile records it) or is older than the
 # sources.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-jar="$root/target/spruce-0.1.0-SNAPSHOT-spark.jar"
-stamp="$root/target/spruce-jar.profile"
+jar="$root/target/spruce-0.1.0-SNAPSHOT-spark.jar"  # the jar jobs/fatjar.sh builds
 gpus="${GPUS_PER_EXECUTOR:-1}"
 case "$gpus" in
   ''|*[!0-9]*) echo "spark-submit.sh: GPUS_PER_EXECUTOR must be a whole number, got '$gpus'" >&2; exit 2 ;;
@@ -33,12 +35,9 @@ case "$profile" in
   cpu|cuda) ;;
   *) echo "spark-submit.sh: PROFILE must be cpu or cuda, got '$profile'" >&2; exit 2 ;;
 esac
-if [ ! -f "$jar" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$profile" ] \
-   || [ -n "$(find "$root/src/main" "$root/pom.xml" -newer "$jar" -print -quit 2>/dev/null)" ]; then
-  echo "spark-submit.sh: building the $profile fat jar (mvn -Pfatjar$([ $profile = cuda ] && echo ,cuda) package)" >&2
-  (cd "$root" && mvn -B -q -ntp -Dmaven.test.skip=true -Pfatjar"$([ $profile = cuda ] && echo ,cuda)" package)
-  echo "$profile" > "$stamp"
-fi
+# shellcheck source=jobs/fatjar.sh
+. "$root/jobs/fatjar.sh"
+fatjar_build "$profile"
 master="${MASTER:-yarn}"
 submit="${SPARK_SUBMIT:-}"
 if [ -z "$submit" ]; then
@@ -69,6 +68,13 @@ if [ "$gpus" -gt 0 ]; then
   fi
   args+=(--conf "spark.executor.resource.gpu.amount=$gpus" --conf "spark.task.resource.gpu.amount=$gpus"
          --conf "spark.executor.resource.gpu.discoveryScript=$discovery")
+fi
+if [ "$profile" = cuda ]; then
+  tf32="${TF32:-1}"
+  case "$tf32" in
+    0|1) args+=(--conf "spark.executorEnv.TORCH_ALLOW_TF32_CUBLAS_OVERRIDE=$tf32") ;;
+    *) echo "spark-submit.sh: TF32 must be 0 or 1, got '$tf32'" >&2; exit 2 ;;
+  esac
 fi
 # shellcheck disable=SC2206
 extra=(${SPARK_SUBMIT_ARGS:-})

@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
         subcommands = {CommandLine.HelpCommand.class, PipelineCommand.class, PruneCommand.class,
                 RecoverCommand.class, EvaluateCommand.class, PretrainCommand.class, PlanCommand.class,
                 InspectCommand.class, GenerateCommand.class, TokenizerTrainCommand.class, UnigramCommand.class,
-                BenchCommand.class})
+                BenchCommand.class, GpuCheckCommand.class})
 public final class Spruce implements Runnable {
 
     public static void main(String[] args) {

@@ -52,6 +52,7 @@ public final class LlamaModel implements AutoCloseable {
      * {@code device}. Missing tensors and wrong shapes are errors naming the tensor.
      */
     public static LlamaModel load(LlamaConfig config, WeightSource source, DataType dataType, Device device) {
+        TorchNatives.prepare();
         NDManager manager = NDManager.newBaseManager(device);
         Map<String, NDArray> weights = new LinkedHashMap<>();
         try {

@@ -1,6 +1,7 @@
 package dev.spruce.pipeline;
 
 import ai.djl.engine.Engine;
+import dev.spruce.model.TorchNatives;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.spark.sql.SparkSession;
@@ -15,6 +16,7 @@ public final class Versions {
         Map<String, String> v = new LinkedHashMap<>();
         v.put("spruce", SPRUCE);
         v.put("spark", spark == null ? "none" : spark.version());
+        TorchNatives.prepare();
         v.put("djl", Engine.getDjlVersion());
         v.put("pytorch", Engine.getEngine("PyTorch").getVersion());
         v.put("java", System.getProperty("java.version"));

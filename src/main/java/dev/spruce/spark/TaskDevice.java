@@ -3,6 +3,7 @@ package dev.spruce.spark;
 import ai.djl.Device;
 import ai.djl.engine.Engine;
 import ai.djl.pytorch.jni.JniUtils;
+import dev.spruce.model.TorchNatives;
 import org.apache.spark.TaskContext;
 import org.apache.spark.resource.ResourceInformation;
 
@@ -47,6 +48,7 @@ public final class TaskDevice {
                 if (configuredThreads != cpus) {
                     // JniUtils needs libtorch loaded, which happens when the engine is first created: a task
                     // may be the first DJL user of its JVM.
+                    TorchNatives.prepare();
                     Engine.getEngine("PyTorch");
                     JniUtils.setNumThreads(cpus);
                     configuredThreads = cpus;
