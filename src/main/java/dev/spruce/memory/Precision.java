@@ -21,7 +21,7 @@ public enum Precision {
     public static Precision of(String dtype, boolean gpu, String setting) {
         String d = dtype == null ? "" : dtype.trim().toLowerCase(Locale.ROOT);
         if (d.equals("auto")) {
-            return gpu ? BFLOAT16 : FLOAT32;
+            return gpu ? FLOAT16 : FLOAT32; // as ExecutorModels.dataType: DJL cannot make bfloat16 arrays (P2)
         }
         for (Precision p : values()) {
             if (p.label.equals(d)) {

@@ -79,10 +79,15 @@ public record RecoveryPlan(LlamaConfig config, LlamaConfig teacher, String dtype
         long trained = lora[0];
         List<Term> terms = new ArrayList<>();
         terms.add(Plans.weights(config, p));
+        // LoRA leaves are float32 whatever the compute type (float64 for float64 models); full training trains the
+        // weights in the compute type.
+        long leaf = full ? c : p.wide();
+        String leafBytes = full ? "c" : "n";
         terms.add(new Term(full ? "trainable copy of every weight" : "LoRA parameters", Term.Part.TENSORS,
-                k * trained * c, "tasks x " + (full ? "P" : "L") + " x c (" + (full ? "P" : "L") + " = " + trained + ")"));
-        terms.add(new Term(full ? "gradients of every weight" : "LoRA gradients", Term.Part.TENSORS, k * trained * c,
-                "tasks x " + (full ? "P" : "L") + " x c"));
+                k * trained * leaf, "tasks x " + (full ? "P" : "L") + " x " + leafBytes + " (" + (full ? "P" : "L")
+                        + " = " + trained + ")"));
+        terms.add(new Term(full ? "gradients of every weight" : "LoRA gradients", Term.Part.TENSORS,
+                k * trained * leaf, "tasks x " + (full ? "P" : "L") + " x " + leafBytes));
         terms.add(new Term("activations", Term.Part.TENSORS, k * a.forward(b, t, lora[1]),
                 "tasks x forward(B = " + b + ", T = " + t + ")" + (full ? "" : " with LoRA arrays")));
         terms.add(new Term("logits", Term.Part.TENSORS, k * b * t * a.logits(), "tasks x B x T x vocab x (c + n [+ n])"));
@@ -97,11 +102,18 @@ public record RecoveryPlan(LlamaConfig config, LlamaConfig teacher, String dtype
                     "tasks x (forward(B, T) + B x T x vocab x (c + 2n [+ n]))"));
         }
         terms.add(Plans.runtime(shape));
-        terms.add(new Term("broadcast parameter values", Term.Part.HEAP, trained * 8, (full ? "P" : "L") + " x 8"));
-        terms.add(new Term("gradient sums", Term.Part.HEAP, k * trained * 8, "tasks x " + (full ? "P" : "L") + " x 8"));
+        long traffic = p.wide() == 8 ? 8 : 4; // float32 traffic unless the model is float64 (train.Traffic)
+        terms.add(new Term("broadcast parameter values", Term.Part.HEAP, trained * traffic,
+                (full ? "P" : "L") + " x " + traffic));
+        terms.add(new Term("gradient sums", Term.Part.HEAP, k * trained * 8, "tasks x " + (full ? "P" : "L")
+                + " x 8 (float64 within a task)"));
         if (!full && dropout > 0) {
-            terms.add(new Term("dropout mask (host)", Term.Part.HEAP, k * b * t * lora[2] * 8,
-                    "tasks x B x T x widest input x 8"));
+            // lora.DropoutMask: an int64 counter hash on a GPU (the value and one temporary), a Java mask on the CPU.
+            terms.add(shape.gpu()
+                    ? new Term("dropout hash (int64)", Term.Part.TENSORS, k * b * t * lora[2] * 16,
+                            "tasks x B x T x widest input x 2 x 8")
+                    : new Term("dropout mask (host)", Term.Part.HEAP, k * b * t * lora[2] * 8,
+                            "tasks x B x T x widest input x 8"));
         }
         terms.add(Plans.loadBuffer(config));
         return new Estimate(stage(), terms, k);

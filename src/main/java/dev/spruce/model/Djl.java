@@ -14,8 +14,8 @@ import ai.djl.pytorch.jni.JniUtils;
  *   <li>P1: {@code NDArray.mul(Number)} and friends create a temporary scalar tensor that may be freed
  *       while autograd still needs it; after a GC the gradients are garbage. Differentiable code takes its
  *       scalars from {@link #scalar}, which lives on the step's manager until the step closes.</li>
- *   <li>P2: BF16 NDArrays abort the JVM on CPU; {@link #checkDataType} refuses them and the safetensors
- *       reader widens BF16 in Java.</li>
+ *   <li>P2: BF16 NDArrays abort the JVM on every device (DJL's JNI has no BF16 type); {@link #checkDataType}
+ *       refuses them and the safetensors reader widens BF16 in Java.</li>
  *   <li>P3: a GradientCollector is one per JVM; concurrent Spark tasks use the thread-local
  *       {@link #gradScope} and {@link #backward} instead.</li>
  *   <li>P4: {@code NDArray.toType} detaches: its result carries no gradient (DJL 0.33 and 0.35). Casts inside
@@ -42,9 +42,10 @@ public final class Djl {
 
     /** Refuses BF16 on CPU, which aborts the JVM (P2). */
     public static void checkDataType(DataType type, NDManager manager) {
-        if (type == DataType.BFLOAT16 && ai.djl.Device.Type.CPU.equals(manager.getDevice().getDeviceType())) {
-            throw new IllegalArgumentException("bfloat16 arrays abort libtorch on CPU; use float32 on CPU "
-                    + "(bfloat16 compute is a GPU option)");
+        if (type == DataType.BFLOAT16) {
+            throw new IllegalArgumentException("bfloat16 arrays abort the JVM on " + manager.getDevice()
+                    + ": DJL's JNI has no bfloat16 type on any device (trap P2 in docs/DESIGN.md); use float16 "
+                    + "(dtype auto on GPUs) or float32");
         }
     }
 

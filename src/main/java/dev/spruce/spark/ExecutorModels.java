@@ -94,13 +94,13 @@ public final class ExecutorModels {
     }
 
     /**
-     * The compute type a dtype setting names on {@code device}: {@code auto} is bfloat16 on a GPU (half the
-     * memory and the tensor-core rate; float32 is kept where precision needs it, see LlamaModel) and float32 on
-     * the CPU (where bfloat16 aborts libtorch and float16 is slow).
+     * The compute type a dtype setting names on {@code device}: {@code auto} is float16 on a GPU (half the
+     * memory and the tensor-core rate; float32 is kept where precision needs it, see LlamaModel; bfloat16 would be
+     * the better 16-bit type, but DJL's JNI cannot create it on any device, trap P2) and float32 on the CPU.
      */
     public static DataType dataType(String name, Device device) {
         return switch (name) {
-            case "auto" -> Device.Type.GPU.equals(device.getDeviceType()) ? DataType.BFLOAT16 : DataType.FLOAT32;
+            case "auto" -> Device.Type.GPU.equals(device.getDeviceType()) ? DataType.FLOAT16 : DataType.FLOAT32;
             case "float64" -> DataType.FLOAT64;
             case "float32" -> DataType.FLOAT32;
             case "float16" -> DataType.FLOAT16;

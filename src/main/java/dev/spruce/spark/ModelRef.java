@@ -21,9 +21,12 @@ public record ModelRef(String path, String dataType, boolean cpuOnly) implements
         // working directory.
         path = Fs.absolute(path);
         switch (dataType) {
-            case "auto", "float32", "float64", "float16", "bfloat16" -> { }
-            default -> throw new IllegalArgumentException("model dtype must be auto, float32, float64, float16 or "
-                    + "bfloat16, got '" + dataType + "'");
+            case "auto", "float32", "float64", "float16" -> { }
+            case "bfloat16" -> throw new IllegalArgumentException("model dtype bfloat16 cannot run: DJL's JNI has no "
+                    + "bfloat16 type and aborts the JVM on every device (trap P2 in docs/DESIGN.md); use auto "
+                    + "(float16 on GPUs, float32 on CPUs), float16 or float32");
+            default -> throw new IllegalArgumentException("model dtype must be auto, float32, float64 or float16, "
+                    + "got '" + dataType + "'");
         }
     }
 }

@@ -68,7 +68,7 @@ class MemoryCheckJobTest {
                 "  output.dir = \"" + dir.resolve("eval-run") + "\"",
                 "}"));
         String error = refused("evaluate", "evaluate", "-c", conf.toString(), "--model", model.toString());
-        assertTrue(error.contains("(dtype float32, batch-tokens 64, longest sequence 16; 2 tasks per resident model)"),
+        assertTrue(error.contains("(dtype auto, batch-tokens 64, longest sequence 16; 2 tasks per resident model)"),
                 error);
     }
 
@@ -86,7 +86,7 @@ class MemoryCheckJobTest {
                 "  output.dir = \"" + dir.resolve("recover-run") + "\"",
                 "}"));
         String error = refused("recover", "recover", "-c", conf.toString());
-        assertTrue(error.contains("(dtype float32, lora rank 8 on 7 modules, micro-batch 1, length 32; "), error);
+        assertTrue(error.contains("(dtype auto, lora rank 8 on 7 modules, micro-batch 1, length 32; "), error);
     }
 
     @Test
