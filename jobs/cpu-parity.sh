@@ -117,5 +117,5 @@ for h in $HIDDENS; do
     done
   done
 done
-/usr/bin/python3 "$root/jobs/cpu_parity.py" summarize "$log" | tee "$OUT/summary.md"
+/usr/bin/python3 "$root/jobs/cpu_parity.py" summarize "$log" | tee "$OUT/summary.txt"
 echo "cpu-parity: raw output in $OUT" >&2

@@ -185,14 +185,14 @@ def gemm(n, seconds=2.0):
     x, y = torch.randn(n, n), torch.randn(n, n)
     for _ in range(3):
         x @ y
-    best, spent = float("inf"), 0.0
+    best, spent, calls, cpu0 = float("inf"), 0.0, 0, time.process_time()
     while spent < seconds:
         t0 = time.perf_counter()
         for _ in range(5):
             x @ y
         dt = (time.perf_counter() - t0) / 5
-        best, spent = min(best, dt), spent + dt * 5
-    return 2.0 * n ** 3 / best / 1e9
+        best, spent, calls = min(best, dt), spent + dt * 5, calls + 5
+    return 2.0 * n ** 3 / best / 1e9, 2.0 * n ** 3 * calls / (time.process_time() - cpu0) / 1e9
 
 
 def load():
@@ -257,7 +257,7 @@ def summarize(argv):
     keys = []
     for r in results:
         k = (r["workload"], r.get("hidden"), r.get("threads"))
-        if r["workload"] not in ("gemm", "overheads") and k not in keys:
+        if r["workload"] in ("importance", "train", "evaluate") and k not in keys:
             keys.append(k)
     for k in keys:
         rs = [r for r in results if (r["workload"], r.get("hidden"), r.get("threads")) == k]
@@ -275,14 +275,21 @@ def summarize(argv):
             k[0], k[1], k[2], med(s), extra, med(t), med(s) / med(t), len(s), len(t),
             min(loads) if loads else 0, max(loads) if loads else 0))
     print()
-    print("| float32 GEMM 1024 | threads | GFLOP/s (median) | runs |")
-    print("|---|---:|---:|---:|")
+    print("| float32 GEMM 1024 | threads | GFLOP/s (median, wall) | GFLOP per CPU-second | runs |")
+    print("|---|---:|---:|---:|---:|")
     for engine in ("spruce", "pytorch"):
         for th in sorted({r["threads"] for r in results if r["workload"] == "gemm"}):
             g = [r["gflops"] for r in results if r["workload"] == "gemm" and r["engine"] == engine and r["threads"] == th]
+            c = [r["gflops_per_cpu_s"] for r in results if r["workload"] == "gemm" and r["engine"] == engine
+                 and r["threads"] == th and "gflops_per_cpu_s" in r]
             if g:
                 name = "spruce (DJL libtorch, MKL)" if engine == "spruce" else "PyTorch eager (OpenBLAS)"
-                print("| %s | %d | %.1f | %d |" % (name, th, med(g), len(g)))
+                print("| %s | %d | %.1f | %s | %d |" % (name, th, med(g), "%.1f" % med(c) if c else "-", len(g)))
+    d = [r for r in results if r["workload"] == "dropout_masks"]
+    if d:
+        print()
+        print("spruce LoRA dropout masks of one micro-batch (4 x 128 tokens, hidden %d, %d elements), drawn as "
+              "LoraAdapters does: %.2f CPU-s (median)" % (d[0]["hidden"], d[0]["elements"], med([r["cpu_s"] for r in d])))
     o = [r for r in results if r["workload"] == "overheads"]
     if o:
         print()
@@ -318,8 +325,9 @@ def main():
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     if a.workload == "gemm":
-        print("RESULT " + json.dumps({"engine": "pytorch", "workload": "gemm", "threads": a.threads,
-                                      "n": a.gemm_size, "gflops": gemm(a.gemm_size), "load": load()}), flush=True)
+        wall, cpu = gemm(a.gemm_size)
+        print("RESULT " + json.dumps({"engine": "pytorch", "workload": "gemm", "threads": a.threads, "n": a.gemm_size,
+                                      "gflops": wall, "gflops_per_cpu_s": cpu, "load": load()}), flush=True)
         return
     c = Config(a)
     gen = torch.Generator().manual_seed(42)
@@ -327,14 +335,16 @@ def main():
     run, tokens = {"importance": importance, "train": train, "evaluate": evaluate}[a.workload](c, w, a, gen)
     # train: one step per timed run, as spruce's per-step figures; the others: the whole pass.
     run()
-    times = []
+    times, cpus = [], []
     for _ in range(a.repeats if a.workload != "train" else a.repeats * a.steps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         run()
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
     sec = statistics.median(times)
     print("RESULT " + json.dumps({"engine": "pytorch", "workload": a.workload, "threads": a.threads,
                                   "hidden": a.hidden, "tokens": tokens, "seconds": sec, "tokens_per_s": tokens / sec,
+                                  "cpu_seconds": statistics.median(cpus),
                                   "load": load(), "torch": torch.__version__}), flush=True)
 
 
