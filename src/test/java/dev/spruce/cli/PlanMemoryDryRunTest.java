@@ -25,7 +25,7 @@ class PlanMemoryDryRunTest {
     @Test
     void llama7bOnAnEightyGigabyteGpuPrintsEveryStage() {
         CliRun.Result r = CliRun.spruce("plan", "--dry-run", "--model", "conf/shapes/llama-7b.json", "--gpu-memory",
-                "80g", "--executor-memory", "64g", "--dtype", "bfloat16", "--micro-batch", "8",
+                "80g", "--executor-memory", "64g", "--dtype", "float16", "--micro-batch", "32",
                 "--set", "calibration.length=128");
         assertEquals(0, r.exit(), r.err());
         String out = r.out();

@@ -173,4 +173,19 @@ class DropoutMaskTest {
             assertTrue(Math.abs(correlation(base, nextStep)) <= bound, "steps " + correlation(base, nextStep));
         }
     }
+
+    @Test
+    void theMersenneFoldEqualsFloorModOnEveryRangeTheHashUses() {
+        java.util.SplittableRandom random = new java.util.SplittableRandom(3);
+        long[] edges = {0, 1, DropoutMask.P - 1, DropoutMask.P, DropoutMask.P + 1, 2 * DropoutMask.P,
+                (DropoutMask.P - 1) * (DropoutMask.P - 1), (DropoutMask.P - 1) * DropoutMask.C[0] + DropoutMask.P - 1,
+                Long.MAX_VALUE};
+        for (long v : edges) {
+            assertEquals(Math.floorMod(v, DropoutMask.P), DropoutMask.modP(v), "v = " + v);
+        }
+        for (int i = 0; i < 1_000_000; i++) {
+            long v = random.nextLong(Long.MAX_VALUE);
+            assertEquals(Math.floorMod(v, DropoutMask.P), DropoutMask.modP(v), "v = " + v);
+        }
+    }
 }

@@ -175,10 +175,12 @@ class LocalClusterTest {
         }
         assertEquals(2, gpuOfExecutor.size(), "tasks did not run on both executors: " + devices);
         assertEquals(2, gpuOfExecutor.values().stream().distinct().count(), "executors share an address: " + devices);
-        // Each executor loaded the model once across the two jobs.
+        // Each executor loaded the model once per job, whatever the number of its tasks (two shards each), and
+        // released it when the job ended: three loads for the three jobs, nothing resident now.
         List<String> loads = sc.parallelize(List.of(0, 1, 2, 3, 4, 5, 6, 7), 8)
-                .map(x -> SparkEnv.get().executorId() + "=" + ExecutorModels.loads(ref)).distinct().collect();
-        List<String> expectedLoads = gpuOfExecutor.keySet().stream().map(e -> e + "=1").sorted().toList();
+                .map(x -> SparkEnv.get().executorId() + "=" + ExecutorModels.loads(ref) + " resident "
+                        + ExecutorModels.resident()).distinct().collect();
+        List<String> expectedLoads = gpuOfExecutor.keySet().stream().map(e -> e + "=3 resident []").sorted().toList();
         assertEquals(expectedLoads, loads.stream().sorted().toList(), "model loads per executor");
         // An executor killed mid-importance: Spark loses it, its model and its shuffle output, recomputes on the
         // executors it has, and the sums, added in shard order, come out bit-identical again.
