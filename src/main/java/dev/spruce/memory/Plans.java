@@ -38,7 +38,10 @@ final class Plans {
                 "largest tensor x (4 + stored width " + stored + ")");
     }
 
-    /** Narrower dtypes worth suggesting: half precision needs a GPU (DJL trap P2 on the CPU). */
+    /**
+     * Narrower dtypes worth suggesting: half precision needs a GPU, and only float16 (DJL has no bfloat16 type on
+     * any device, trap P2, so suggesting it would name a setting the job refuses).
+     */
     static List<String> lowerDtypes(String dtype, boolean gpu) {
         Precision p = Precision.of(dtype, gpu, "dtype");
         List<String> out = new ArrayList<>();
@@ -46,7 +49,7 @@ final class Plans {
             out.add("float32");
         }
         if (gpu && !p.half()) {
-            out.add("bfloat16");
+            out.add("float16");
         }
         return out;
     }

@@ -2,7 +2,10 @@ package dev.spruce.memory;
 
 import java.util.Locale;
 
-/** A compute dtype and its width; {@code auto} means bfloat16 on a GPU and float32 on the CPU. */
+/**
+ * A compute dtype and its width; {@code auto} means float16 on a GPU and float32 on the CPU. bfloat16 is parsed for
+ * estimates only (the same 2 bytes as float16): jobs refuse it, since DJL cannot make bfloat16 arrays (P2).
+ */
 public enum Precision {
     FLOAT64("float64", 8),
     FLOAT32("float32", 4),
