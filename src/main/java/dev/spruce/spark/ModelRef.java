@@ -8,8 +8,8 @@ import java.io.Serializable;
  * Small and serializable; tasks carry it instead of weights.
  *
  * @param path     model directory in Hugging Face layout, as a Hadoop path string (made absolute)
- * @param dataType compute precision: float32, float64, float16 or bfloat16 (the last two on GPU only), or auto
- *                 (bfloat16 on a GPU, float32 on the CPU; resolved where the model is loaded)
+ * @param dataType compute precision: float32, float64, float16, or auto (float16 on a GPU, float32 on the CPU;
+ *                 resolved where the model is loaded); bfloat16 is refused (DJL cannot create it, trap P2)
  * @param cpuOnly  ignore assigned GPUs
  */
 public record ModelRef(String path, String dataType, boolean cpuOnly) implements Serializable {
