@@ -29,7 +29,7 @@ final class ParameterValues implements Serializable {
 
     /** The values in the precision of {@code traffic}: float64 shared, float32 rounded to nearest. */
     static ParameterValues of(double[][] values, Traffic traffic) {
-        return traffic == Traffic.FLOAT64 ? of(values) : new ParameterValues(null, Precision.narrow(values));
+        return traffic == Traffic.FLOAT64 ? of(values) : new ParameterValues(null, FloatArrays.narrow(values));
     }
 
     int count() {

@@ -39,16 +39,16 @@ public final class StepTotals implements Serializable {
     public StepTotals add(StepTotals other) {
         if (other.gradients != null || other.narrowGradients != null) {
             if (gradients == null && narrowGradients == null) {
-                gradients = other.gradients != null ? other.gradients : Precision.widen(other.narrowGradients);
+                gradients = other.gradients != null ? other.gradients : FloatArrays.widen(other.narrowGradients);
             } else {
                 if (gradients == null) {
-                    gradients = Precision.widen(narrowGradients);
+                    gradients = FloatArrays.widen(narrowGradients);
                     narrowGradients = null;
                 }
                 if (other.gradients != null) {
-                    Precision.addInto(gradients, other.gradients);
+                    FloatArrays.addInto(gradients, other.gradients);
                 } else {
-                    Precision.addInto(gradients, other.narrowGradients);
+                    FloatArrays.addInto(gradients, other.narrowGradients);
                 }
             }
         }
@@ -62,7 +62,7 @@ public final class StepTotals implements Serializable {
     /** This, its gradients rounded to float32 to cross the network as {@link Traffic#FLOAT32}. */
     StepTotals narrowed() {
         if (gradients != null) {
-            narrowGradients = Precision.narrow(gradients);
+            narrowGradients = FloatArrays.narrow(gradients);
             gradients = null;
         }
         return this;
@@ -78,7 +78,7 @@ public final class StepTotals implements Serializable {
      * sample had gradients.
      */
     public double[][] gradients() {
-        return narrowGradients != null ? Precision.widen(narrowGradients) : gradients;
+        return narrowGradients != null ? FloatArrays.widen(narrowGradients) : gradients;
     }
 
     /** Whether the gradients are held as float32. */

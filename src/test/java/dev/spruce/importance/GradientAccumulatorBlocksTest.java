@@ -88,6 +88,15 @@ class GradientAccumulatorBlocksTest {
         return out;
     }
 
+    /** The five samples in micro-batches of {@link #MICRO_BATCH}, as a shard's task adds them. */
+    private static void addInMicroBatches(GradientAccumulator acc) {
+        List<int[]> all = samples();
+        for (int from = 0; from < all.size(); from += MICRO_BATCH) {
+            acc.add(TokenBatch.selfSupervised(all.subList(from, Math.min(all.size(), from + MICRO_BATCH))
+                    .toArray(new int[0][])));
+        }
+    }
+
     private static Set<String> tensors(List<Member> members) {
         Set<String> names = new java.util.LinkedHashSet<>();
         for (Member m : members) {
@@ -119,10 +128,7 @@ class GradientAccumulatorBlocksTest {
                 Map<String, double[]> q = c.needsSquaredGradients()
                         ? gradientSums(model, samples(), 1, true, names) : null;
                 try (GradientAccumulator acc = new GradientAccumulator(model, c, members)) {
-                    for (int from = 0; from < 5; from += MICRO_BATCH) {
-                        acc.add(TokenBatch.selfSupervised(samples().subList(from, Math.min(5, from + MICRO_BATCH))
-                                .toArray(new int[0][])));
-                    }
+                    addInMicroBatches(acc);
                     for (Member m : members) {
                         int[] rc = GradientAccumulator.rowsCols(model.weight(m.tensor()));
                         double[] wm = w.get(m.tensor());
@@ -152,10 +158,7 @@ class GradientAccumulatorBlocksTest {
             List<Member> members = members(Criterion.PARAM_FIRST);
             Map<String, double[]> g = gradientSums(model, samples(), MICRO_BATCH, false, tensors(members));
             try (GradientAccumulator acc = new GradientAccumulator(model, Criterion.PARAM_FIRST, members)) {
-                for (int from = 0; from < 5; from += MICRO_BATCH) {
-                    acc.add(TokenBatch.selfSupervised(samples().subList(from, Math.min(5, from + MICRO_BATCH))
-                            .toArray(new int[0][])));
-                }
+                addInMicroBatches(acc);
                 for (Member m : members) {
                     int[] rc = GradientAccumulator.rowsCols(model.weight(m.tensor()));
                     double[] wm = w.get(m.tensor());

@@ -1,8 +1,8 @@
 package dev.spruce.train;
 
 /** Float32 and float64 copies of parameter-shaped arrays, and float64 sums of either. */
-final class Precision {
-    private Precision() {}
+final class FloatArrays {
+    private FloatArrays() {}
 
     /** Each value rounded to the nearest float32. */
     static float[][] narrow(double[][] values) {
