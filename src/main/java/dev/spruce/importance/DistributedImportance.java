@@ -282,7 +282,7 @@ public final class DistributedImportance {
             }
             int r1 = Math.min(shape[0], row + rowsPerBlock);
             Tuple2<Tuple2<Long, Integer>, PartialBlock> out =
-                    record(key(member, block), PartialBlock.of(acc.partialRows(m, row, r1), narrow));
+                    record(key(member, block), acc.partialBlock(m, row, r1, narrow));
             block++;
             row = r1;
             if (row >= shape[0]) {

@@ -196,6 +196,26 @@ public final class GradientAccumulator implements AutoCloseable {
     }
 
     /**
+     * Rows {@code [r0, r1)} of a member's partial as the distributed job ships them: float32 when {@code narrow},
+     * else float64. {@code param_first} on a float32 or float64 model is W⊙G computed on the device in the model's
+     * own type and copied once: one correctly rounded product per element, so the same bits as the host formula
+     * (a float32 product is exact in float64, and rounding it to float32 is what the device does); every other case
+     * goes through {@link #partialRows}.
+     */
+    PartialBlock partialBlock(Member m, int r0, int r1, boolean narrow) {
+        DataType own = model.dataType();
+        if (criterion == Criterion.PARAM_FIRST && own == (narrow ? DataType.FLOAT32 : DataType.FLOAT64)) {
+            try (NDManager block = manager.newSubManager()) {
+                NDArray w = rows(model.weight(m.tensor()), r0, r1, block);
+                NDArray g = rows(gradientSum(m.tensor(), block), r0, r1, block);
+                NDArray product = w.mul(g);
+                return narrow ? PartialBlock.of(product.toFloatArray()) : PartialBlock.of(product.toDoubleArray(), false);
+            }
+        }
+        return PartialBlock.of(partialRows(m, r0, r1), narrow);
+    }
+
+    /**
      * The {@code vectorize} partial (per-channel sums of W⊙G), folded from blocks of {@code rowsPerBlock} rows in
      * row order: the same additions, in the same order, as summing the whole tensor.
      */
@@ -247,15 +267,17 @@ public final class GradientAccumulator implements AutoCloseable {
 
     /** Rows [r0, r1) of a weight-shaped array as doubles (a vector is one row). */
     private static double[] rowsOf(NDArray a, int r0, int r1, NDManager block) {
-        if (a == null) {
-            return null;
-        }
+        return a == null ? null : Djl.toDoubles(rows(a, r0, r1, block));
+    }
+
+    /** Rows [r0, r1) of a weight-shaped array, on {@code block} (a vector is one row: itself). */
+    private static NDArray rows(NDArray a, int r0, int r1, NDManager block) {
         if (a.getShape().dimension() == 1) {
-            return Djl.toDoubles(a);
+            return a;
         }
         NDArray rows = a.get(new NDIndex("{}:{}", r0, r1));
         rows.attach(block);
-        return Djl.toDoubles(rows);
+        return rows;
     }
 
     /** Rows and columns of a weight as the salience functions see it (a vector is 1 x d). */

@@ -30,6 +30,11 @@ final class PartialBlock implements Serializable {
         return new PartialBlock(null, f);
     }
 
+    /** Values already rounded to float32 (on the device). */
+    static PartialBlock of(float[] narrow) {
+        return new PartialBlock(null, narrow);
+    }
+
     int length() {
         return wide != null ? wide.length : narrow.length;
     }

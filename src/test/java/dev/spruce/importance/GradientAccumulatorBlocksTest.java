@@ -144,6 +144,12 @@ class GradientAccumulatorBlocksTest {
                                     : wm[i] * gm[i] - 0.5 * wm[i] * wm[i] * q.get(m.tensor())[i];
                         }
                         assertArrayEquals(whole, concatenatedBlocks(acc, m, rc[0]), 0.0, c + " " + m);
+                        for (int r0 = 0; r0 < rc[0]; r0 += ROWS_PER_BLOCK) { // what the job ships (device W⊙G)
+                            PartialBlock shipped = acc.partialBlock(m, r0, Math.min(rc[0], r0 + ROWS_PER_BLOCK), false);
+                            for (int i = 0; i < shipped.length(); i++) {
+                                assertEquals(whole[r0 * rc[1] + i], shipped.get(i), 0.0, c + " shipped " + m);
+                            }
+                        }
                         assertArrayEquals(whole, acc.partial(m), 0.0, c + " whole " + m);
                     }
                 }
@@ -165,14 +171,17 @@ class GradientAccumulatorBlocksTest {
                     double[] gm = g.get(m.tensor());
                     for (int r0 = 0; r0 < rc[0]; r0 += ROWS_PER_BLOCK) {
                         int r1 = Math.min(rc[0], r0 + ROWS_PER_BLOCK);
-                        PartialBlock block = PartialBlock.of(acc.partialRows(m, r0, r1), true);
+                        PartialBlock block = acc.partialBlock(m, r0, r1, true); // W⊙G in float32 on the device
+                        PartialBlock host = PartialBlock.of(acc.partialRows(m, r0, r1), true);
                         assertTrue(block.isNarrow());
+                        assertEquals(block.length(), host.length());
                         assertEquals((r1 - r0) * rc[1], block.length());
                         for (int i = 0; i < block.length(); i++) {
                             int at = r0 * rc[1] + i;
                             // float32 weight times float32 G is exact in float64; one rounding to float32.
                             float expected = (float) ((double) (float) wm[at] * gm[at]);
                             assertEquals(expected, block.get(i), 0.0, m + " element " + at);
+                            assertEquals(expected, host.get(i), 0.0, m + " host element " + at);
                         }
                     }
                 }
