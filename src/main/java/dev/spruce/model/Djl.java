@@ -143,6 +143,20 @@ public final class Djl {
         }
     }
 
+    /**
+     * A copy of {@code a} in memory libtorch allocated, and {@code a} closed. An array made from Java values in its
+     * own type wraps the direct {@code ByteBuffer} DJL filled and keeps it alive, and direct buffers count against
+     * the JVM's {@code MaxDirectMemorySize} (by default the heap size): a resident model kept that way cannot be
+     * larger than the executor's heap ({@code OutOfMemoryError: Cannot reserve ... direct buffer memory}). Once
+     * copied, the buffer is garbage and the weights live in native memory only.
+     */
+    public static NDArray ownedByLibtorch(NDArray a) {
+        NDArray owned = a.duplicate();
+        owned.attach(a.getManager());
+        a.close();
+        return owned;
+    }
+
     /** Creates an array of the given type from doubles (no BF16 on CPU). */
     public static NDArray fromDoubles(NDManager manager, double[] values, Shape shape, DataType type) {
         checkDataType(type, manager);

@@ -72,6 +72,9 @@ public final class LlamaModel implements AutoCloseable {
                 NDArray a = dataType == DataType.FLOAT64
                         ? manager.create(source.readDouble(name), shape)
                         : Djl.fromFloats(manager, source.readFloat(name), shape, dataType);
+                if (dataType == DataType.FLOAT32 || dataType == DataType.FLOAT64) {
+                    a = Djl.ownedByLibtorch(a);
+                }
                 a.setName(name);
                 weights.put(name, a);
             }
