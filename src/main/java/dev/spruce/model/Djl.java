@@ -20,6 +20,8 @@ import ai.djl.pytorch.jni.JniUtils;
  *       {@link #gradScope} and {@link #backward} instead.</li>
  *   <li>P4: {@code NDArray.toType} detaches: its result carries no gradient (DJL 0.33 and 0.35). Casts inside
  *       a differentiable computation go through {@link #cast}.</li>
+ *   <li>P5: arrays made from Java values keep DJL's direct buffer, capped by {@code MaxDirectMemorySize} (the heap
+ *       size by default); long-lived weights are copied into libtorch's memory by {@link #ownedByLibtorch}.</li>
  * </ul>
  */
 public final class Djl {
