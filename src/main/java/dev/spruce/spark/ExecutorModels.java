@@ -87,10 +87,15 @@ public final class ExecutorModels {
         try {
             sc.parallelize(java.util.stream.IntStream.range(0, slots).boxed().toList(), slots)
                     .foreachPartition(it -> models.forEach(ExecutorModels::release));
+        } catch (RuntimeException e) {
+            // Called from finally blocks: a stage that failed (or a stopped context) must report its own error,
+            // not this one; the executors' copies go with their JVMs.
+            org.slf4j.LoggerFactory.getLogger("spruce").warn("release: could not free the resident models on the "
+                    + "executors: {}", e.toString());
         } finally {
             sc.setJobDescription(null);
+            models.forEach(ExecutorModels::release); // the driver's own copies (local mode shares this JVM)
         }
-        models.forEach(ExecutorModels::release); // the driver's own copies (local mode shares this JVM)
     }
 
     /**
