@@ -16,6 +16,7 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.function.DoubleUnaryOperator;
 
 /**
  * Accumulates, over a shard of calibration samples, G = Σₙ gₙ (and Q = Σₙ gₙ⊙gₙ when the criterion needs
@@ -226,24 +227,8 @@ public final class GradientAccumulator implements AutoCloseable {
         double[] out = new double[m.axis().length(rows, cols)];
         for (int r0 = 0; r0 < rows; r0 += rowsPerBlock) {
             int r1 = Math.min(rows, r0 + rowsPerBlock);
-            double[] p = partialRows(m, r0, r1);
-            for (int r = 0; r < r1 - r0; r++) {
-                switch (m.axis()) {
-                    case ROW -> {
-                        double s = 0;
-                        for (int c = 0; c < cols; c++) {
-                            s += p[r * cols + c];
-                        }
-                        out[r0 + r] = s;
-                    }
-                    case COLUMN -> {
-                        for (int c = 0; c < cols; c++) {
-                            out[c] += p[r * cols + c];
-                        }
-                    }
-                    case ENTRY -> System.arraycopy(p, r * cols, out, (r0 + r) * cols, cols);
-                }
-            }
+            Salience.foldOverOtherAxis(out, partialRows(m, r0, r1), r0, r1 - r0, cols, m.axis(),
+                    DoubleUnaryOperator.identity());
         }
         return out;
     }

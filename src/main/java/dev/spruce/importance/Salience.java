@@ -130,6 +130,17 @@ public final class Salience {
     /** For each channel on {@code axis}, the sum of {@code f} over the other axis. */
     private static double[] sumOverOtherAxis(double[] values, int rows, int cols, Axis axis, DoubleUnaryOperator f) {
         double[] out = new double[axis.length(rows, cols)];
+        foldOverOtherAxis(out, values, 0, rows, cols, axis, f);
+        return out;
+    }
+
+    /**
+     * Adds rows {@code [firstRow, firstRow + rows)} of a {@code ? x cols} tensor, given as {@code values}, into the
+     * per-channel sums {@code out}, in row order: folding a tensor's row blocks in order gives the same additions, in
+     * the same order, as summing it whole.
+     */
+    static void foldOverOtherAxis(double[] out, double[] values, int firstRow, int rows, int cols, Axis axis,
+                                  DoubleUnaryOperator f) {
         switch (axis) {
             case ROW -> {
                 for (int r = 0; r < rows; r++) {
@@ -137,7 +148,7 @@ public final class Salience {
                     for (int c = 0; c < cols; c++) {
                         s += f.applyAsDouble(values[r * cols + c]);
                     }
-                    out[r] = s;
+                    out[firstRow + r] = s;
                 }
             }
             case COLUMN -> {
@@ -148,12 +159,11 @@ public final class Salience {
                 }
             }
             case ENTRY -> {
-                for (int i = 0; i < out.length; i++) {
-                    out[i] = f.applyAsDouble(values[i]);
+                for (int i = 0; i < rows * cols; i++) {
+                    out[firstRow * cols + i] = f.applyAsDouble(values[i]);
                 }
             }
         }
-        return out;
     }
 
     private static void checkLength(String what, String name, double[] a, int rows, int cols) {
