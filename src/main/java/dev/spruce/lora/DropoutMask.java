@@ -112,25 +112,22 @@ public final class DropoutMask {
         }
         long threshold = threshold(dropout);
         double scale = 1 / (1 - dropout);
-        if (type == DataType.FLOAT64) {
-            double[] mask = new double[rows * perRow];
-            for (int r = 0; r < rows; r++) {
-                long[] keys = keys(rowSeeds[r], weightName);
-                for (int i = 0; i < perRow; i++) {
-                    mask[r * perRow + i] = hash(i, keys) >= threshold ? scale : 0;
-                }
-            }
-            return Djl.fromDoubles(step, mask, input, type);
-        }
-        float narrow = (float) scale; // 1/(1-p) in float64, narrowed once, as fromDoubles would
-        float[] mask = new float[rows * perRow];
+        // float32 values unless the model is float64: 1/(1-p) narrowed once, as fromDoubles would.
+        double[] wide = type == DataType.FLOAT64 ? new double[rows * perRow] : null;
+        float[] narrow = wide == null ? new float[rows * perRow] : null;
+        float narrowScale = (float) scale;
         for (int r = 0; r < rows; r++) {
             long[] keys = keys(rowSeeds[r], weightName);
-            for (int i = 0; i < perRow; i++) {
-                mask[r * perRow + i] = hash(i, keys) >= threshold ? narrow : 0f;
+            for (int i = 0, at = r * perRow; i < perRow; i++, at++) {
+                boolean keep = hash(i, keys) >= threshold;
+                if (wide != null) {
+                    wide[at] = keep ? scale : 0;
+                } else {
+                    narrow[at] = keep ? narrowScale : 0f;
+                }
             }
         }
-        return Djl.fromFloats(step, mask, input, type);
+        return wide != null ? Djl.fromDoubles(step, wide, input, type) : Djl.fromFloats(step, narrow, input, type);
     }
 
     /** The smallest hash value that keeps an element: ceil(p * P). */
