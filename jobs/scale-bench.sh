@@ -41,6 +41,11 @@ tokens = {"importance": run.get("calibration", {}).get("tokens"),
 print(f"{tokens if tokens is not None else ''}\t{seconds if seconds is not None else ''}")
 PY
 }
+# Runs bin/spruce ARGS... under /usr/bin/time -v into $work/time-NAME.txt, its output into $work/log-NAME.txt.
+measure() { local name="$1"; shift
+  /usr/bin/time -v -o "$work/time-$name.txt" bin/spruce "$@" > "$work/log-$name.txt" 2>&1 \
+    || { tail -20 "$work/log-$name.txt"; exit 1; }
+}
 row() { # layers params stage samples tokens seconds timefile
   local tps=""
   if [ -n "$5" ] && [ -n "$6" ]; then tps=$(python3 -c "print(f'{$5/$6:.1f}')"); fi
@@ -68,8 +73,7 @@ spruce {
   prune { ratio = 0.2, attention-layers = "0:$L", mlp-layers = "0:$L" }
 }
 CONF
-    /usr/bin/time -v -o "$work/time-prune-$L-$S.txt" bin/spruce prune -c "$work/prune-$L-$S.conf" \
-      > "$work/log-prune-$L-$S.txt" 2>&1 || { tail -20 "$work/log-prune-$L-$S.txt"; exit 1; }
+    measure "prune-$L-$S" prune -c "$work/prune-$L-$S.conf"
     IFS=$'\t' read -r tokens seconds <<< "$(facts "$run" importance)"
     row "$L" "$params" importance "$S" "$tokens" "$seconds" "$work/time-prune-$L-$S.txt"
   done
@@ -89,8 +93,7 @@ spruce {
   }
 }
 CONF
-  /usr/bin/time -v -o "$work/time-recover-$L.txt" bin/spruce recover -c "$work/recover-$L.conf" \
-    > "$work/log-recover-$L.txt" 2>&1 || { tail -20 "$work/log-recover-$L.txt"; exit 1; }
+  measure "recover-$L" recover -c "$work/recover-$L.conf"
   IFS=$'\t' read -r tokens seconds <<< "$(facts "$work/recover-$L" recover)"
   row "$L" "$params" recover "$steps steps" "$tokens" "$seconds" "$work/time-recover-$L.txt"
   cat > "$work/evaluate-$L.conf" <<CONF
@@ -102,8 +105,7 @@ spruce {
              generation.prompts = [] }
 }
 CONF
-  /usr/bin/time -v -o "$work/time-evaluate-$L.txt" bin/spruce evaluate -c "$work/evaluate-$L.conf" \
-    --model "base=$model" > "$work/log-evaluate-$L.txt" 2>&1 || { tail -20 "$work/log-evaluate-$L.txt"; exit 1; }
+  measure "evaluate-$L" evaluate -c "$work/evaluate-$L.conf" --model "base=$model"
   # "... (8 windows, 504 tokens scored, <protocol>, 12.34s)": the scoring job alone, model load included.
   line=$(grep 'perplexity on heldout' "$work/log-evaluate-$L.txt" | head -1)
   windows=$(sed -E 's/.*\(([0-9]+) windows.*/\1/' <<< "$line")
