@@ -135,6 +135,18 @@ public final class Djl {
         return g;
     }
 
+    /**
+     * The gradient of {@code leaf}, or null when the leaf took no part in the differentiated graph (torch leaves
+     * its {@code .grad} undefined; DJL then refuses {@code getGradient}).
+     */
+    public static NDArray gradientOrNull(NDArray leaf, NDManager step) {
+        try {
+            return gradient(leaf, step);
+        } catch (IllegalStateException | NullPointerException e) {
+            return null;
+        }
+    }
+
     /** Copies an array to a Java double array, whatever its floating data type. */
     public static double[] toDoubles(NDArray a) {
         if (a.getDataType() == DataType.FLOAT64) {

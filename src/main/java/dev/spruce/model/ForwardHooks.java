@@ -35,6 +35,15 @@ public interface ForwardHooks {
         return null;
     }
 
+    /**
+     * Under a hidden mask, whether RMSNorm averages over the kept mass (true: equals slicing the channels away,
+     * LLM-Pruner's channel mode) or over the full width (false: Compresso's masked model; the pruned model then
+     * rescales its norm weights by sqrt(d / d_kept)).
+     */
+    default boolean hiddenNormOverKept() {
+        return true;
+    }
+
     /** A scalar scaling the whole attention block's output of a layer. */
     default NDArray attentionLayerMask(int layer) {
         return null;

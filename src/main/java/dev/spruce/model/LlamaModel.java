@@ -213,6 +213,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDArray ids = step.create(flatIds, new Shape(b, t));
         NDArray hiddenMask = hooks.hiddenMask();
+        NDArray normMask = hooks.hiddenNormOverKept() ? hiddenMask : null;
         NDArray h = single(Embedding.embedding(ids, weight(TensorNames.EMBED), SparseFormat.DENSE));
         h.attach(step);
         if (hiddenMask != null) {
@@ -221,12 +222,12 @@ public final class LlamaModel implements AutoCloseable {
 
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             if (config.layerHeads(l) > 0) {
-                NDArray x = rmsNorm(step, h, weight(TensorNames.layer(l, TensorNames.INPUT_NORM)), hiddenMask);
+                NDArray x = rmsNorm(step, h, weight(TensorNames.layer(l, TensorNames.INPUT_NORM)), normMask);
                 NDArray out = attention(step, l, x, cos, sin, attentionBias, scale, hooks, cache);
                 h = h.add(maskOutput(step, out, hooks.attentionLayerMask(l), hiddenMask));
             }
             if (config.layerIntermediate(l) > 0) {
-                NDArray x = rmsNorm(step, h, weight(TensorNames.layer(l, TensorNames.POST_NORM)), hiddenMask);
+                NDArray x = rmsNorm(step, h, weight(TensorNames.layer(l, TensorNames.POST_NORM)), normMask);
                 NDArray out = mlp(step, l, x, hooks);
                 h = h.add(maskOutput(step, out, hooks.mlpLayerMask(l), hiddenMask));
             }
@@ -234,7 +235,7 @@ public final class LlamaModel implements AutoCloseable {
         if (cache != null) {
             cache.length = total;
         }
-        NDArray normed = rmsNorm(step, h, weight(TensorNames.FINAL_NORM), hiddenMask);
+        NDArray normed = rmsNorm(step, h, weight(TensorNames.FINAL_NORM), normMask);
         String head = config.tieWordEmbeddings() ? TensorNames.EMBED : TensorNames.LM_HEAD;
         return single(Linear.linear(normed, weight(head)));
     }

@@ -141,8 +141,8 @@ final class Checkpoint {
             Map<String, Tensor> moments = new LinkedHashMap<>(
                     layout.tensors(optimizer.expAvg(), EXP_AVG, DType.F64));
             moments.putAll(layout.tensors(optimizer.expAvgSq(), EXP_AVG_SQ, DType.F64));
-            SafetensorsWriter.write(out.resolve(OPTIMIZER), moments,
-                    Map.of("optimizer", "adamw", "step", Long.toString(optimizer.step())));
+            SafetensorsWriter.write(out.resolve(OPTIMIZER), moments, Map.of("optimizer", "adamw", "step",
+                    Long.toString(optimizer.step()), "steps", joined(optimizer.steps())));
             Fs.writeStringAtomically(out.resolve(STATE), state.toJson());
             Fs.writeStringAtomically(out.resolve(METRICS), metrics.toCsv());
             out.commit();
@@ -157,13 +157,49 @@ final class Checkpoint {
             parameters = layout.read(f, "");
         }
         AdamW optimizer;
-        try (SafetensorsFile f = SafetensorsFile.open(new Path(dir, OPTIMIZER))) {
+        Path optimizerPath = new Path(dir, OPTIMIZER);
+        try (SafetensorsFile f = SafetensorsFile.open(optimizerPath)) {
+            double[][] m = layout.read(f, EXP_AVG);
+            String steps = f.metadata().get("steps");
             optimizer = new AdamW(settings.beta1(), settings.beta2(), settings.epsilon(), settings.weightDecay(),
-                    layout.read(f, EXP_AVG), layout.read(f, EXP_AVG_SQ), state.step());
+                    m, layout.read(f, EXP_AVG_SQ), steps == null ? uniformSteps(m.length, state.step())
+                    : parseSteps(steps, m.length, optimizerPath));
         }
         Path metricsPath = new Path(dir, METRICS);
         TrainingMetrics metrics = TrainingMetrics.parse(Fs.readString(metricsPath), metricsPath.toString());
         return new Loaded(dir, state, parameters, optimizer, metrics);
+    }
+
+    private static String joined(long[] steps) {
+        StringBuilder b = new StringBuilder();
+        for (long s : steps) {
+            b.append(b.length() == 0 ? "" : ",").append(s);
+        }
+        return b.toString();
+    }
+
+    private static long[] uniformSteps(int n, long step) {
+        long[] s = new long[n];
+        java.util.Arrays.fill(s, step);
+        return s;
+    }
+
+    private static long[] parseSteps(String text, int n, Path where) {
+        String[] parts = text.split(",");
+        if (parts.length != n) {
+            throw new IllegalArgumentException(where + ": metadata 'steps' has " + parts.length + " counts for " + n
+                    + " parameters");
+        }
+        long[] s = new long[n];
+        try {
+            for (int i = 0; i < n; i++) {
+                s[i] = Long.parseLong(parts[i]);
+            }
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(where + ": metadata 'steps' must be comma-separated integers, got '"
+                    + text + "'");
+        }
+        return s;
     }
 
     /** The parameters alone with a small state (the best model by validation loss). */

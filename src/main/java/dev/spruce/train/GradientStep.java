@@ -62,7 +62,13 @@ public final class GradientStep {
     /** The same, from the values as a task receives them (float32 or float64). */
     static StepTotals loss(LlamaModel base, Trainable trainable, Objective objective, ParameterValues values,
                            List<TokenSample> samples, int microBatch, int padId) {
-        return run(base, trainable, objective, values, samples, 0, 0, microBatch, padId, false);
+        return loss(base, trainable, objective, values, samples, 0, 0, microBatch, padId);
+    }
+
+    /** The same after {@code stepsApplied} optimizer steps of a run seeded {@code seed}. */
+    static StepTotals loss(LlamaModel base, Trainable trainable, Objective objective, ParameterValues values,
+                           List<TokenSample> samples, long stepsApplied, long seed, int microBatch, int padId) {
+        return run(base, trainable, objective, values, samples, stepsApplied, seed, microBatch, padId, false);
     }
 
     /** The dropout seed of a sample at a step: a SplitMix64 mix, so nearby ids and steps share nothing. */
@@ -107,7 +113,8 @@ public final class GradientStep {
                     rowSeeds[r] = rowSeed(seed, chunk.get(r).getId(), step);
                 }
             }
-            loss += microBatch(base, trainable, objective, names, shapes, values, chunk, batch, rowSeeds, gradients);
+            loss += microBatch(base, trainable, objective, names, shapes, values, chunk, batch, rowSeeds,
+                    new Trainable.Context(step, seed, training), gradients);
             tokens += predicted;
         }
         if (training) {
@@ -123,8 +130,8 @@ public final class GradientStep {
     /** Runs one micro-batch, adds its gradients into {@code gradients} (when training) and returns its NLL. */
     private static double microBatch(LlamaModel base, Trainable trainable, Objective objective, List<String> names,
                                      Map<String, long[]> shapes, ParameterValues values, List<TokenSample> rows,
-                                     TokenBatch batch,
-                                     long[] rowSeeds, double[][] gradients) {
+                                     TokenBatch batch, long[] rowSeeds, Trainable.Context context,
+                                     double[][] gradients) {
         boolean training = gradients != null;
         try (NDManager step = base.manager().newSubManager();
              AutoCloseable grad = Djl.gradScope(training)) {
@@ -137,13 +144,17 @@ public final class GradientStep {
                 }
                 leaves.put(names.get(p), leaf);
             }
-            Trainable.Binding binding = trainable.bind(base, step, leaves, rowSeeds);
+            Trainable.Binding binding = trainable.bind(base, step, leaves, rowSeeds, context);
             NDArray logits = binding.model().logits(step, batch, binding.hooks());
             NDArray loss = objective.sum(step, logits, batch, rows);
             if (training) {
                 Djl.backward(loss);
                 for (int p = 0; p < names.size(); p++) {
-                    double[] g = Djl.toDoubles(Djl.gradient(leaves.get(names.get(p)), step));
+                    NDArray leafGradient = Djl.gradientOrNull(leaves.get(names.get(p)), step);
+                    if (leafGradient == null) {
+                        continue; // the leaf took no part in this forward (a Compresso mask before pruning starts)
+                    }
+                    double[] g = Djl.toDoubles(leafGradient);
                     if (gradients[p] == null) {
                         gradients[p] = g;
                     } else {

@@ -17,6 +17,13 @@ public interface Trainable extends Serializable {
     /** The forward to run: a model (the base or a view of it) and the hooks to run it with. */
     record Binding(LlamaModel model, ForwardHooks hooks) {}
 
+    /**
+     * Where a forward runs: the optimizer step it computes (1-based while training; during validation the
+     * number of steps applied so far), the run's seed, and whether it trains. Randomness shared by the whole
+     * global batch (Compresso's mask sample) is a function of (seed, step), so every task draws the same.
+     */
+    record Context(long step, long seed, boolean training) implements Serializable {}
+
     /** Every parameter by name with its shape, in a fixed order (the order of gradient and state arrays). */
     Map<String, long[]> shapes();
 
@@ -40,4 +47,15 @@ public interface Trainable extends Serializable {
      *                 for evaluation
      */
     Binding bind(LlamaModel base, NDManager step, Map<String, NDArray> leaves, long[] rowSeeds);
+
+    /** {@link #bind(LlamaModel, NDManager, Map, long[])} knowing the step; by default the step does not matter. */
+    default Binding bind(LlamaModel base, NDManager step, Map<String, NDArray> leaves, long[] rowSeeds,
+                         Context context) {
+        return bind(base, step, leaves, rowSeeds);
+    }
+
+    /** How the driver optimizes parameter {@code name}; by default the run's settings. */
+    default ParameterGroup group(String name) {
+        return ParameterGroup.MAIN;
+    }
 }

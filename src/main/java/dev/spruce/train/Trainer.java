@@ -62,6 +62,7 @@ public final class Trainer {
     private final Path out;
     private final ParameterLayout layout;
     private Traffic traffic;
+    private DriverTerm term;
 
     /**
      * @param model     the frozen base model every executor caches
@@ -97,6 +98,15 @@ public final class Trainer {
 
     Traffic traffic() {
         return traffic;
+    }
+
+    /**
+     * Adds a data-independent term to the objective, computed on the driver each step (Compresso's Lagrangian);
+     * its metrics become extra {@code metrics.csv} columns.
+     */
+    public Trainer driverTerm(DriverTerm t) {
+        this.term = t;
+        return this;
     }
 
     /** {@code spark.driver.maxResultSize} in bytes as this session has it (Spark's default 1g; 0 = unlimited). */
@@ -205,7 +215,8 @@ public final class Trainer {
         private long step;
         private double bestLoss = Double.NaN;
         private long bestStep;
-        private TrainingMetrics metrics = new TrainingMetrics();
+        private TrainingMetrics metrics = new TrainingMetrics(term == null ? List.of() : term.columns());
+        private final ParameterGroup[] groups = new ParameterGroup[layout.names().size()];
         private Broadcast<ParameterSnapshot> published;
         private double computeSeconds;
         private double reduceSeconds;
@@ -221,6 +232,9 @@ public final class Trainer {
             this.gradientPlan = gradientPlan;
             this.validationPlan = validationPlan;
             this.totalSteps = settings.totalSteps(order.training().length);
+            for (int p = 0; p < groups.length; p++) {
+                groups[p] = trainable.group(layout.names().get(p));
+            }
         }
 
         void start(double[][] initial) {
@@ -243,6 +257,12 @@ public final class Trainer {
             bestLoss = s.bestValidationLoss();
             bestStep = s.bestStep();
             metrics = loaded.metrics();
+            List<String> columns = term == null ? List.of() : term.columns();
+            if (!metrics.extraColumns().equals(columns)) {
+                throw new IllegalArgumentException(loaded.dir() + ": metrics.csv has extra columns "
+                        + metrics.extraColumns() + ", this run writes " + columns + "; resume a run with the method "
+                        + "it started with");
+            }
             LOG.info("train: resuming from {} (step {} of {})", loaded.dir(), step, totalSteps);
         }
 
@@ -295,9 +315,22 @@ public final class Trainer {
                     g[i] *= scale;
                 }
             }
-            double norm = GradientClipping.clip(gradients, settings.maxGradNorm());
+            DriverTerm.Contribution extra = term == null ? null
+                    : term.apply(s, live(parameters), live(gradients));
+            double norm = GradientClipping.clip(clipped(gradients), settings.maxGradNorm());
             double lr = learningRate(s);
-            optimizer.update(parameters, gradients, lr);
+            double[] rates = new double[parameters.length];
+            double[] decays = new double[parameters.length];
+            boolean[] active = new boolean[parameters.length];
+            for (int p = 0; p < parameters.length; p++) {
+                rates[p] = groups[p].rate(lr, settings.learningRate());
+                decays[p] = groups[p].decay(settings.weightDecay());
+                active[p] = groups[p].active(s);
+            }
+            optimizer.update(parameters, gradients, rates, decays, active);
+            if (term != null) {
+                term.afterUpdate(s, live(parameters));
+            }
             step = s;
             optimizerSeconds += seconds(optimizerStarted);
             double loss = totals.tokens() == 0 ? Double.NaN : totals.loss() / totals.tokens();
@@ -305,7 +338,8 @@ public final class Trainer {
                 LOG.warn("train: step {} has no predicted token in its {} samples (all prompt or padding)", s,
                         ids.length);
             }
-            metrics.add(new TrainingMetrics.Row(s, loss, Double.NaN, lr, norm, totals.tokens(), seconds(started)));
+            metrics.add(new TrainingMetrics.Row(s, loss, Double.NaN, lr, norm, totals.tokens(), seconds(started),
+                    extra == null ? new double[0] : extra.metrics()));
 
             String validation = "";
             if (order.validation().length > 0 && (s % settings.evalEvery() == 0 || s == totalSteps)) {
@@ -319,9 +353,10 @@ public final class Trainer {
                 writeMetricsFiles();
                 checkpointSeconds += seconds(saveStarted);
             }
-            LOG.info(String.format(Locale.ROOT, "train: step %d/%d loss %.4f lr %.3g grad_norm %.4f tokens/s %.0f%s, "
+            String described = extra == null ? "" : term.describe(extra);
+            LOG.info(String.format(Locale.ROOT, "train: step %d/%d loss %.4f lr %.3g grad_norm %.4f tokens/s %.0f%s%s, "
                     + "about %s left", s, totalSteps, loss, lr, norm, totals.tokens() / Math.max(jobSeconds, 1e-9),
-                    validation, progress.remaining(s - first)));
+                    validation, described.isEmpty() ? "" : " " + described, progress.remaining(s - first)));
             progress.done(s - first);
         }
 
@@ -352,6 +387,26 @@ public final class Trainer {
                     order.training().length, order.validation().length, settings.seed(), bestLoss, bestStep, lr,
                     step < totalSteps ? learningRate(step + 1) : 0.0, settings.schedule().label(),
                     settings.warmupSteps());
+        }
+
+        /** Named views of the arrays (not copies), for the driver term. */
+        private Map<String, double[]> live(double[][] arrays) {
+            Map<String, double[]> m = new java.util.LinkedHashMap<>();
+            for (int p = 0; p < arrays.length; p++) {
+                m.put(layout.names().get(p), arrays[p]);
+            }
+            return m;
+        }
+
+        /** The gradients that clipping measures and scales: the groups that ask for it. */
+        private double[][] clipped(double[][] gradients) {
+            List<double[]> c = new ArrayList<>();
+            for (int p = 0; p < gradients.length; p++) {
+                if (groups[p].clipped()) {
+                    c.add(gradients[p]);
+                }
+            }
+            return c.toArray(new double[0][]);
         }
 
         private double[][] zeros() {
@@ -408,6 +463,7 @@ public final class Trainer {
             Trainable t = trainable;
             Objective o = objective;
             long version = step;
+            long seed = settings.seed();
             int microBatch = settings.microBatch();
             int padId = settings.padId();
             JavaRDD<Tuple2<Integer, StepTotals>> partials = samples.mapPartitionsWithIndex((index, it) -> {
@@ -416,7 +472,7 @@ public final class Trainer {
                     return Collections.emptyIterator();
                 }
                 return List.of(new Tuple2<>(index, GradientStep.loss(ExecutorModels.get(ref), t, o,
-                        valuesOf(values, version), mine, microBatch, padId))).iterator();
+                        valuesOf(values, version), mine, version, seed, microBatch, padId))).iterator();
             }, true);
             return OrderedReduction.reduce(JavaPairRDD.fromJavaRDD(partials), validationPlan, traffic);
         }
@@ -424,6 +480,10 @@ public final class Trainer {
         private void writeMetricsFiles() {
             Fs.writeStringAtomically(new Path(out, METRICS_FILE), metrics.toCsv());
             Fs.writeAtomically(new Path(out, LOSS_CHART), metrics.lossChart().png(1000, 600));
+            if (term != null) {
+                term.charts(metrics, live(parameters)).forEach((file, png) -> Fs.writeAtomically(new Path(out, file),
+                        png));
+            }
         }
     }
 
