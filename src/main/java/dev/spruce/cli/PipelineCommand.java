@@ -4,7 +4,6 @@ import dev.spruce.eval.Evaluation;
 import dev.spruce.eval.NamedModel;
 import dev.spruce.eval.report.EvalReport;
 import dev.spruce.io.Fs;
-import dev.spruce.pipeline.PruneJob;
 import dev.spruce.pipeline.RecoverJob;
 import dev.spruce.pipeline.RunDirectory;
 import dev.spruce.spark.SparkSessions;
@@ -20,7 +19,8 @@ import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Spec;
 
 /**
- * {@code spruce pipeline}: the whole run in one command: importance, plan and pruned model ({@code prune}),
+ * {@code spruce pipeline}: the whole run in one command: the pruned model ({@code prune}: LLM-Pruner's importance,
+ * plan and apply, or Compresso's masks trained with LoRA, by {@code prune.method}),
  * LoRA recovery ({@code recover}), and a before/after evaluation of the base, pruned and recovered models
  * ({@code evaluate}) printed as a table and written as a report. Each stage resumes with {@code --resume}.
  */
@@ -36,7 +36,7 @@ public final class PipelineCommand implements Callable<Integer> {
     @Override
     public Integer call() {
         JobConfig c = job.load();
-        PruneJob.Outcome pruned = PruneJob.run(PruneConfig.read(c), job.resume);
+        PruneCommand.Pruned pruned = PruneCommand.prune(c, job.resume);
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
                 c.flag("spark.ui"), c.sparkConf());
         // prune's RunDirectory.open has already checked the output and, on --resume, removed stale staging.

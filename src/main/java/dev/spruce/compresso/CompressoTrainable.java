@@ -114,7 +114,7 @@ public final class CompressoTrainable implements Trainable {
             NDArray logits = leaves.get(name);
             NDArray z = context.training()
                     ? sample(step, hc, logits, noiseSeed(context, layout.index(name)))
-                    : deterministic(step, hc, logits);
+                    : deterministic(step, layout, name, logits);
             z = Djl.cast(z, base.dataType());
             if (name.equals(MaskLayout.HIDDEN)) {
                 hidden = z;
@@ -147,8 +147,9 @@ public final class CompressoTrainable implements Trainable {
         return stretched.maximum(Djl.scalar(step, 0, type)).minimum(Djl.scalar(step, 1, type));
     }
 
-    private static NDArray deterministic(NDManager step, HardConcrete hc, NDArray logits) {
-        double[] z = hc.deterministic(Djl.toDoubles(logits));
+    /** The values the pruned model will compute with ({@link MaskDecisions}), so validation measures that model. */
+    private static NDArray deterministic(NDManager step, MaskLayout layout, String name, NDArray logits) {
+        double[] z = MaskDecisions.valuesOf(layout, name, Djl.toDoubles(logits));
         DataType type = logits.getDataType();
         return type == DataType.FLOAT64 ? step.create(z) : step.create(toFloats(z)).toType(type, false);
     }

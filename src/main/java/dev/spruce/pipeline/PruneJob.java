@@ -86,7 +86,7 @@ public final class PruneJob {
         }
     }
 
-    private static com.fasterxml.jackson.databind.JsonNode parse(String json) {
+    static com.fasterxml.jackson.databind.JsonNode parse(String json) {
         try {
             return new com.fasterxml.jackson.databind.ObjectMapper().readTree(json);
         } catch (java.io.IOException e) {
