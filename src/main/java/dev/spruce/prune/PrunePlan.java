@@ -211,7 +211,8 @@ public final class PrunePlan {
 
     @Override
     public String toString() {
-        return "PrunePlan{criterion=" + criterion + ", mode=" + (settings == null ? "explicit" : settings.mode().label())
+        String mode = settings == null ? "explicit" : settings.mode().label();
+        return "PrunePlan{criterion=" + criterion + ", mode=" + mode
                 + (folding == null ? "" : ", " + folding) + ", params " + paramsBefore() + " -> " + paramsAfter() + "}";
     }
 }

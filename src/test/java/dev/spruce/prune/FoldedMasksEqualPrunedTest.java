@@ -137,7 +137,7 @@ class FoldedMasksEqualPrunedTest {
         assertTrue(relative > 1e-12 && relative < 1e-3, "relative difference " + relative);
     }
 
-    /** The kept-mass norm (the default forward) with fractional hidden values: the norm weights take sqrt(Σm / d_kept). */
+    /** The kept-mass norm (the default forward) with fractional hidden values: norm weights × sqrt(Σm / d_kept). */
     @Test
     void keptMassNormWithFractionalHiddenValues() {
         LlamaConfig c = config(2, 4, 2, false, TINY_EPS);

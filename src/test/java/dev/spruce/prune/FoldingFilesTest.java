@@ -51,7 +51,8 @@ class FoldingFilesTest {
         double norm = Math.sqrt(16.0 / HIDDEN.length);
         int copied = 0;
         int scaled = 0;
-        try (SafetensorsModel source = SafetensorsModel.open(src); SafetensorsModel pruned = SafetensorsModel.open(out)) {
+        try (SafetensorsModel source = SafetensorsModel.open(src);
+             SafetensorsModel pruned = SafetensorsModel.open(out)) {
             assertEquals(TensorNames.expectedShapes(m.plan().prunedConfig()).size(), pruned.names().size());
             for (String name : pruned.names()) {
                 int l = TensorNames.layerOf(name);
@@ -71,7 +72,8 @@ class FoldingFilesTest {
                         rows = all(TinyModels.VOCAB);
                         columns = HIDDEN;
                         rowFactor = ones(rows.length);
-                        columnFactor = kind.equals(TensorNames.EMBED) ? at(m.hiddenValues, HIDDEN) : ones(HIDDEN.length);
+                        columnFactor = kind.equals(TensorNames.EMBED) ? at(m.hiddenValues, HIDDEN)
+                                : ones(HIDDEN.length);
                     }
                     case TensorNames.FINAL_NORM, TensorNames.INPUT_NORM, TensorNames.POST_NORM -> {
                         rows = HIDDEN;
