@@ -30,15 +30,19 @@ public interface ForwardHooks {
         return null;
     }
 
-    /** Shape [hidden size]: scales residual channels; RMSNorm then averages over the kept mass only. */
+    /**
+     * Shape [hidden size]: scales the embedding output and every attention and MLP output before the residual
+     * add; RMSNorm then averages over the kept mass or the full width, see {@link #hiddenNormOverKept()}.
+     */
     default NDArray hiddenMask() {
         return null;
     }
 
     /**
-     * Under a hidden mask, whether RMSNorm averages over the kept mass (true: equals slicing the channels away,
-     * LLM-Pruner's channel mode) or over the full width (false: Compresso's masked model; the pruned model then
-     * rescales its norm weights by sqrt(d / d_kept)).
+     * Under a hidden mask, true (the default) makes RMSNorm divide the sum of squares by the mask's sum, which
+     * equals slicing the channels away (LLM-Pruner's channel mode); false keeps the plain mean over the full
+     * hidden width, as Compresso's masked model does (its pruned model rescales every RMSNorm weight by
+     * sqrt(d / d_kept) instead). Without a hidden mask both are the plain mean.
      */
     default boolean hiddenNormOverKept() {
         return true;
@@ -57,5 +61,53 @@ public interface ForwardHooks {
     /** True while training: adapters apply dropout. */
     default boolean training() {
         return false;
+    }
+
+    /**
+     * One set of hooks from two: the linear adaptation and training flag of {@code adapters} (LoRA), every
+     * mask and the RMSNorm rule of {@code masks}, so adapters and learned masks run in one forward pass.
+     */
+    static ForwardHooks adaptersWithMasks(ForwardHooks adapters, ForwardHooks masks) {
+        return new ForwardHooks() {
+            @Override
+            public NDArray adaptLinear(String weightName, NDArray input, NDArray output) {
+                return adapters.adaptLinear(weightName, input, output);
+            }
+
+            @Override
+            public NDArray headMask(int layer) {
+                return masks.headMask(layer);
+            }
+
+            @Override
+            public NDArray mlpMask(int layer) {
+                return masks.mlpMask(layer);
+            }
+
+            @Override
+            public NDArray hiddenMask() {
+                return masks.hiddenMask();
+            }
+
+            @Override
+            public boolean hiddenNormOverKept() {
+                return masks.hiddenNormOverKept();
+            }
+
+            @Override
+            public NDArray attentionLayerMask(int layer) {
+                return masks.attentionLayerMask(layer);
+            }
+
+            @Override
+            public NDArray mlpLayerMask(int layer) {
+                return masks.mlpLayerMask(layer);
+            }
+
+            @Override
+            public boolean training() {
+                return adapters.training();
+            }
+        };
     }
 }

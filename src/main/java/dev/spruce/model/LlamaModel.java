@@ -213,6 +213,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         NDArray ids = step.create(flatIds, new Shape(b, t));
         NDArray hiddenMask = hooks.hiddenMask();
+        // the mask still scales the residual stream; only the norm's divisor depends on the rule
         NDArray normMask = hooks.hiddenNormOverKept() ? hiddenMask : null;
         NDArray h = single(Embedding.embedding(ids, weight(TensorNames.EMBED), SparseFormat.DENSE));
         h.attach(step);
@@ -310,18 +311,19 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * RMSNorm computed in at least float32: x / sqrt(mean(x^2) + eps) * weight. With a hidden mask the
-     * mean runs over the kept mass, so a binary mask equals slicing the channels away.
+     * RMSNorm computed in at least float32: x / sqrt(mean(x^2) + eps) * weight. With {@code keptMask} the
+     * mean runs over its mass, so a binary mask equals slicing the channels away; null is the plain mean
+     * over the full width ({@link ForwardHooks#hiddenNormOverKept()}).
      */
-    private NDArray rmsNorm(NDManager step, NDArray x, NDArray weight, NDArray hiddenMask) {
+    private NDArray rmsNorm(NDManager step, NDArray x, NDArray weight, NDArray keptMask) {
         DataType normType = dataType == DataType.FLOAT64 ? DataType.FLOAT64 : DataType.FLOAT32;
         NDArray xf = Djl.cast(x, normType);
         NDArray squares = xf.mul(xf);
         NDArray meanSquare;
-        if (hiddenMask == null) {
+        if (keptMask == null) {
             meanSquare = squares.mean(new int[] {-1}, true);
         } else {
-            NDArray kept = Djl.cast(onStep(step, hiddenMask.sum()), normType);
+            NDArray kept = Djl.cast(onStep(step, keptMask.sum()), normType);
             meanSquare = squares.sum(new int[] {-1}, true).div(kept);
         }
         NDArray eps = tables.constant(config.rmsNormEps(), normType);

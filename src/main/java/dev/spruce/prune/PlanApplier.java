@@ -7,6 +7,7 @@ import dev.spruce.io.InvalidModelException;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.model.ModelFiles;
 import dev.spruce.model.TensorNames;
+import dev.spruce.model.safetensors.ElementScaling;
 import dev.spruce.model.safetensors.SafetensorsModel;
 import dev.spruce.model.safetensors.ShardedWriter;
 import dev.spruce.model.safetensors.TensorInfo;
@@ -28,7 +29,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Tensors are streamed one at a time from the source shards to the output shards, so memory holds one
  * tensor, never the model. Slicing works on the stored bytes: each tensor keeps its dtype and every kept value
- * is bit-identical to the source, whatever the dtype (F64, F32, F16, BF16), with no float round trip.
+ * is bit-identical to the source, whatever the dtype (F64, F32, F16, BF16), with no float round trip. A plan's
+ * {@link Folding} then multiplies the few tensors it touches by per-row and per-column factors (decoded, multiplied
+ * in double, re-encoded in the same dtype); every other tensor is still copied byte for byte.
  */
 public final class PlanApplier {
     public static final String PLAN_FILE = "plan.json";
@@ -51,7 +54,7 @@ public final class PlanApplier {
         try (SafetensorsModel source = SafetensorsModel.open(sourceModelDir)) {
             Map<String, KeptIndices> kept = tensorsToWrite(plan, source);
             try (AtomicDirectory out = new AtomicDirectory(outputDir, options.overwrite())) {
-                writeWeights(source, kept, out.dir(), options.maxShardBytes());
+                writeWeights(source, kept, plan, out.dir(), options.maxShardBytes());
                 prunedConfig.write(out.dir());
                 ModelFiles.copyTokenizer(sourceModelDir, out.dir());
                 plan.write(out.resolve(PLAN_FILE));
@@ -72,6 +75,8 @@ public final class PlanApplier {
      */
     private static Map<String, KeptIndices> tensorsToWrite(PrunePlan plan, SafetensorsModel source) {
         Map<String, long[]> expected = TensorNames.expectedShapes(plan.sourceConfig());
+        // a layer whose attention or MLP is removed whole has no such tensors in the pruned model
+        Map<String, long[]> output = TensorNames.expectedShapes(plan.prunedConfig());
         Map<String, KeptIndices> kept = new LinkedHashMap<>();
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
             String name = e.getKey();
@@ -85,7 +90,14 @@ public final class PlanApplier {
                         + " has shape " + Arrays.toString(actual) + ", config.json calls for "
                         + Arrays.toString(e.getValue()) + "; cannot apply the plan");
             }
-            kept.put(name, keptIndices(plan, name));
+            if (output.containsKey(name)) {
+                KeptIndices k = keptIndices(plan, name);
+                if (!Arrays.equals(k.shapeAfter(actual), output.get(name))) {
+                    throw new IllegalStateException("plan keeps " + Arrays.toString(k.shapeAfter(actual)) + " of '"
+                            + name + "' but its pruned config calls for " + Arrays.toString(output.get(name)));
+                }
+                kept.put(name, k);
+            }
         }
         List<String> dropped = source.names().stream().filter(n -> !expected.containsKey(n)).toList();
         if (!dropped.isEmpty()) {
@@ -142,8 +154,66 @@ public final class PlanApplier {
         return kept.length == n ? null : kept;
     }
 
-    private static void writeWeights(SafetensorsModel source, Map<String, KeptIndices> kept, Path dir,
-                                     long maxShardBytes) {
+    /**
+     * The factors {@code plan}'s folding multiplies into the kept part of tensor {@code name}: {rows, columns},
+     * indexed like the sliced tensor, null where nothing is folded; null when the tensor is not touched.
+     * RMSNorm weights take sqrt(divisor / d_kept), the divisor being what the masked model's norm divided the sum
+     * of squares by: d for the full-width norm, the kept hidden mass otherwise (d_kept for a binary mask).
+     */
+    static double[][] foldFactors(PrunePlan plan, String name) {
+        Folding f = plan.folding();
+        if (f == null) {
+            return null;
+        }
+        LlamaConfig c = plan.sourceConfig();
+        int[] hiddenKept = plan.keptHidden();
+        double[] hidden = f.hiddenAt(hiddenKept);
+        int l = TensorNames.layerOf(name);
+        String kind = l < 0 ? name : TensorNames.suffixOf(name);
+        double[][] factors = switch (kind) {
+            case TensorNames.EMBED -> new double[][] {null, hidden};
+            case TensorNames.FINAL_NORM, TensorNames.INPUT_NORM, TensorNames.POST_NORM -> {
+                double divisor = f.hiddenNorm() == HiddenNorm.FULL_WIDTH ? c.hiddenSize()
+                        : hidden == null ? hiddenKept.length : sum(hidden);
+                double factor = Math.sqrt(divisor / hiddenKept.length);
+                yield factor == 1 ? null : new double[][] {constant(hiddenKept.length, factor), null};
+            }
+            case TensorNames.O -> new double[][] {hidden,
+                    perChannel(f.headsAt(l, plan.layer(l).keptHeads()), c.headDim())};
+            case TensorNames.DOWN -> new double[][] {hidden, f.channelsAt(l, plan.layer(l).keptChannels())};
+            default -> null; // q/k/v/gate/up read the normed stream, the LM head the final norm: nothing to fold
+        };
+        return factors == null || (factors[0] == null && factors[1] == null) ? null : factors;
+    }
+
+    /** Each head's value repeated over its head_dim channels. */
+    private static double[] perChannel(double[] perHead, int headDim) {
+        if (perHead == null) {
+            return null;
+        }
+        double[] out = new double[perHead.length * headDim];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = perHead[i / headDim];
+        }
+        return out;
+    }
+
+    private static double[] constant(int n, double v) {
+        double[] a = new double[n];
+        Arrays.fill(a, v);
+        return a;
+    }
+
+    private static double sum(double[] a) {
+        double s = 0;
+        for (double v : a) {
+            s += v;
+        }
+        return s;
+    }
+
+    private static void writeWeights(SafetensorsModel source, Map<String, KeptIndices> kept, PrunePlan plan,
+                                     Path dir, long maxShardBytes) {
         List<TensorSpec> specs = new ArrayList<>();
         kept.forEach((name, k) -> {
             TensorInfo info = source.info(name);
@@ -156,10 +226,16 @@ public final class PlanApplier {
                 KeptIndices k = kept.get(spec.name());
                 TensorInfo info = source.info(spec.name());
                 byte[] raw = source.readRaw(spec.name());
-                writer.writeRaw(spec.name(), k.keepsAll() ? raw
-                        : slice(raw, info.dtype().byteSize(), info.shape(), k.rows(), k.columns()));
-                LOG.info("apply: tensor {}/{} {} {} {} -> {}", ++i, specs.size(), spec.name(), info.dtype(),
-                        Arrays.toString(info.shape()), k.keepsAll() ? "copied" : Arrays.toString(spec.shape()));
+                byte[] out = k.keepsAll() ? raw
+                        : slice(raw, info.dtype().byteSize(), info.shape(), k.rows(), k.columns());
+                double[][] factors = foldFactors(plan, spec.name());
+                if (factors != null) {
+                    ElementScaling.multiply(info.dtype(), out, spec.shape(), factors[0], factors[1]);
+                }
+                writer.writeRaw(spec.name(), out);
+                LOG.info("apply: tensor {}/{} {} {} {} -> {}{}", ++i, specs.size(), spec.name(), info.dtype(),
+                        Arrays.toString(info.shape()), k.keepsAll() ? "copied" : Arrays.toString(spec.shape()),
+                        factors == null ? "" : " (mask values folded)");
             }
         } catch (RuntimeException e) {
             writer.abort();

@@ -16,9 +16,11 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * {@code plan.json}: criterion, settings and sizes first, then one entry per layer, then the source model's
- * configuration (so the plan alone says which model it fits). Reading re-derives the query heads and the
- * parameter counts from the kept indices and rejects a file whose numbers disagree.
+ * {@code plan.json}: criterion, settings and sizes first, then one entry per layer, then the folding when there is
+ * one ({@code hidden_norm} and the optional {@code scales} of mask values), then the source model's configuration
+ * (so the plan alone says which model it fits). A plan of explicit keep decisions has no settings. Reading
+ * re-derives the query heads and the parameter counts from the kept indices and rejects a file whose numbers
+ * disagree.
  */
 final class PrunePlanJson {
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -28,7 +30,9 @@ final class PrunePlanJson {
     static String write(PrunePlan plan) {
         ObjectNode o = JSON.createObjectNode();
         o.put("criterion", plan.criterion());
-        o.set("settings", settings(plan.settings()));
+        if (plan.settings() != null) {
+            o.set("settings", settings(plan.settings()));
+        }
         o.put("params_before", plan.paramsBefore());
         o.put("params_after", plan.paramsAfter());
         o.put("hidden_size_before", plan.sourceConfig().hiddenSize());
@@ -48,6 +52,9 @@ final class PrunePlanJson {
             ints(n.putArray("kept_kv_groups"), l.keptKvGroups());
             ints(n.putArray("kept_heads"), l.keptHeads());
             ints(n.putArray("kept_channels"), l.keptChannels());
+        }
+        if (plan.folding() != null) {
+            folding(o, plan.folding());
         }
         try {
             o.set("source_config", JSON.readTree(plan.sourceConfig().toJson()));
@@ -78,6 +85,39 @@ final class PrunePlanJson {
         return n;
     }
 
+    private static void folding(ObjectNode o, Folding f) {
+        o.put("hidden_norm", f.hiddenNorm().label());
+        if (!f.hasValues()) {
+            return;
+        }
+        ObjectNode scales = o.putObject("scales");
+        if (f.hidden() != null) {
+            doubles(scales.putArray("hidden"), f.hidden());
+        }
+        perLayer(scales, "heads", f.heads());
+        perLayer(scales, "channels", f.channels());
+    }
+
+    private static void perLayer(ObjectNode scales, String name, double[][] values) {
+        if (values == null) {
+            return;
+        }
+        ArrayNode a = scales.putArray(name);
+        for (double[] row : values) {
+            if (row == null) {
+                a.addNull();
+            } else {
+                doubles(a.addArray(), row);
+            }
+        }
+    }
+
+    private static void doubles(ArrayNode a, double[] values) {
+        for (double v : values) {
+            a.add(v);
+        }
+    }
+
     private static void ints(ArrayNode a, int[] values) {
         for (int v : values) {
             a.add(v);
@@ -102,60 +142,115 @@ final class PrunePlanJson {
         } catch (InvalidModelException e) {
             throw new InvalidPlanException(e.getMessage(), e);
         }
-        PlanSettings settings;
-        try {
-            settings = settings(field(root, "", "settings", where), where);
-        } catch (InvalidPlanException e) {
-            throw e.getMessage().startsWith(where) ? e
-                    : new InvalidPlanException(where + ": settings: " + e.getMessage(), e);
+        PlanSettings settings = null;
+        if (root.hasNonNull("settings")) {
+            try {
+                settings = settings(root.get("settings"), where);
+            } catch (InvalidPlanException e) {
+                throw e.getMessage().startsWith(where) ? e
+                        : new InvalidPlanException(where + ": settings: " + e.getMessage(), e);
+            }
         }
+        // explicit keep decisions (no settings) may remove a layer's whole attention or MLP
+        boolean mayEmpty = settings == null;
         JsonNode layersNode = field(root, "", "layers", where);
         if (!layersNode.isArray() || layersNode.size() != source.numHiddenLayers()) {
             throw new InvalidPlanException(where + ": field layers must be an array with one entry per layer, "
                     + "expected " + source.numHiddenLayers() + " (num_hidden_layers of source_config)");
         }
-        int[] kvRemoved = new int[source.numHiddenLayers()];
-        int[] channelsRemoved = new int[source.numHiddenLayers()];
-        List<int[][]> kept = new ArrayList<>();
-        for (int l = 0; l < source.numHiddenLayers(); l++) {
+        int layerCount = source.numHiddenLayers();
+        int[][] keptKv = new int[layerCount][];
+        int[][] keptChannels = new int[layerCount][];
+        for (int l = 0; l < layerCount; l++) {
             JsonNode n = layersNode.get(l);
             String at = "layers[" + l + "].";
             if (integer(n, at, "layer", where) != l) {
                 throw new InvalidPlanException(where + ": field " + at + "layer must be " + l);
             }
-            int[] kv = indices(n, at, "kept_kv_groups", source.layerKvHeads(l), where);
-            int[] heads = indices(n, at, "kept_heads", source.layerHeads(l), where);
-            int[] channels = indices(n, at, "kept_channels", source.layerIntermediate(l), where);
+            int[] kv = indices(n, at, "kept_kv_groups", source.layerKvHeads(l), mayEmpty, where);
+            int[] heads = indices(n, at, "kept_heads", source.layerHeads(l), mayEmpty, where);
+            int[] channels = indices(n, at, "kept_channels", source.layerIntermediate(l), mayEmpty, where);
             if (!Arrays.equals(heads, LayerPlan.headsOf(kv, source.groupSize(l)))) {
                 throw new InvalidPlanException(where + ": field " + at + "kept_heads does not match "
                         + at + "kept_kv_groups (kv group g carries heads g*" + source.groupSize(l) + " .. g*"
                         + source.groupSize(l) + "+" + (source.groupSize(l) - 1) + ")");
             }
-            kvRemoved[l] = source.layerKvHeads(l) - kv.length;
-            channelsRemoved[l] = source.layerIntermediate(l) - channels.length;
-            kept.add(new int[][] {kv, channels});
+            keptKv[l] = kv;
+            keptChannels[l] = channels;
         }
         int[] keptHidden = null;
         if (root.has("hidden_kept")) {
-            keptHidden = indices(root, "", "hidden_kept", source.hiddenSize(), where);
+            keptHidden = indices(root, "", "hidden_kept", source.hiddenSize(), false, where);
         }
-        int hiddenRemoved = keptHidden == null ? 0 : source.hiddenSize() - keptHidden.length;
-        LlamaConfig pruned = new Removals(kvRemoved, channelsRemoved, hiddenRemoved).prunedConfig(source);
-        List<LayerPlan> layers = new ArrayList<>();
-        for (int l = 0; l < source.numHiddenLayers(); l++) {
-            LayerPlan p = LayerPlan.of(l, kept.get(l)[0], source.groupSize(l), kept.get(l)[1],
-                    source.layerParameterCount(l), pruned.layerParameterCount(l));
+        String criterion = field(root, "", "criterion", where).asText();
+        PrunePlan plan = PrunePlan.assemble(criterion, settings, source, keptKv, keptChannels, keptHidden);
+        for (int l = 0; l < layerCount; l++) {
+            LayerPlan p = plan.layer(l);
             String at = "layers[" + l + "].";
             agree(where, at + "params_before", longValue(layersNode.get(l), at, "params_before", where),
                     p.paramsBefore());
             agree(where, at + "params_after", longValue(layersNode.get(l), at, "params_after", where),
                     p.paramsAfter());
-            layers.add(p);
         }
         agree(where, "params_before", longValue(root, "", "params_before", where), source.parameterCount());
-        agree(where, "params_after", longValue(root, "", "params_after", where), pruned.parameterCount());
-        String criterion = field(root, "", "criterion", where).asText();
-        return new PrunePlan(criterion, settings, source, pruned, layers, keptHidden);
+        agree(where, "params_after", longValue(root, "", "params_after", where), plan.paramsAfter());
+        return plan.withFolding(folding(root, source, where));
+    }
+
+    /** The folding of a plan file, or null when it has neither {@code hidden_norm} nor {@code scales}. */
+    private static Folding folding(JsonNode root, LlamaConfig source, String where) {
+        if (!root.hasNonNull("hidden_norm") && !root.hasNonNull("scales")) {
+            return null;
+        }
+        HiddenNorm norm;
+        try {
+            norm = root.hasNonNull("hidden_norm") ? HiddenNorm.parse(root.get("hidden_norm").asText())
+                    : HiddenNorm.KEPT_MASS;
+        } catch (InvalidPlanException e) {
+            throw new InvalidPlanException(where + ": field " + e.getMessage(), e);
+        }
+        JsonNode scales = root.get("scales");
+        if (scales != null && !scales.isNull() && !scales.isObject()) {
+            throw new InvalidPlanException(where + ": field scales must be an object of hidden, heads and channels");
+        }
+        boolean has = scales != null && scales.isObject();
+        Folding f = new Folding(norm, has ? doubleRow(scales.get("hidden"), "scales.hidden", where) : null,
+                has ? doubleRows(scales.get("heads"), "scales.heads", where) : null,
+                has ? doubleRows(scales.get("channels"), "scales.channels", where) : null);
+        f.requireFits(source, where + ": ");
+        return f;
+    }
+
+    private static double[][] doubleRows(JsonNode a, String path, String where) {
+        if (a == null || a.isNull()) {
+            return null;
+        }
+        if (!a.isArray()) {
+            throw new InvalidPlanException(where + ": field " + path + " must be an array with one entry per layer");
+        }
+        double[][] rows = new double[a.size()][];
+        for (int l = 0; l < rows.length; l++) {
+            rows[l] = doubleRow(a.get(l), path + "[" + l + "]", where);
+        }
+        return rows;
+    }
+
+    private static double[] doubleRow(JsonNode a, String path, String where) {
+        if (a == null || a.isNull()) {
+            return null;
+        }
+        if (!a.isArray()) {
+            throw new InvalidPlanException(where + ": field " + path + " must be an array of numbers");
+        }
+        double[] row = new double[a.size()];
+        for (int i = 0; i < row.length; i++) {
+            if (!a.get(i).isNumber()) {
+                throw new InvalidPlanException(where + ": field " + path + "[" + i + "] = " + a.get(i)
+                        + " is not a number");
+            }
+            row[i] = a.get(i).asDouble();
+        }
+        return row;
     }
 
     private static PlanSettings settings(JsonNode n, String where) {
@@ -213,8 +308,8 @@ final class PrunePlanJson {
         return v.asLong();
     }
 
-    /** A strictly ascending index list within {@code [0, width)}, not empty unless the width is 0. */
-    private static int[] indices(JsonNode n, String at, String name, int width, String where) {
+    /** A strictly ascending index list within {@code [0, width)}, not empty unless the width is 0 or it may be. */
+    private static int[] indices(JsonNode n, String at, String name, int width, boolean mayBeEmpty, String where) {
         JsonNode a = field(n, at, name, where);
         if (!a.isArray()) {
             throw new InvalidPlanException(where + ": field " + at + name + " must be an array of indices");
@@ -229,7 +324,7 @@ final class PrunePlanJson {
             }
             out[i] = v.asInt();
         }
-        if (out.length == 0 && width > 0) {
+        if (out.length == 0 && width > 0 && !mayBeEmpty) {
             throw new InvalidPlanException(where + ": field " + at + name + " keeps nothing; a plan never "
                     + "empties a layer");
         }
