@@ -127,7 +127,7 @@ public final class CompressoTrainable implements Trainable {
                 ffn.put(Integer.parseInt(name.substring((MaskLayout.PREFIX + "ffn.").length())), z);
             }
         }
-        return new MaskHooks(loraHooks, heads, ffn, hidden);
+        return ForwardHooks.adaptersWithMasks(loraHooks, new MaskHooks(heads, ffn, hidden));
     }
 
     /** The seed of mask vector {@code index}'s noise at a training step: the same on every task. */
