@@ -12,10 +12,10 @@ import java.util.regex.Pattern;
  * training sample: the reference Alpaca template ({@link AlpacaPrompter}, the default), Compresso's collaborative
  * template ({@link CollaborativePrompt#TRAINING_TEMPLATE}) or a user's template file.
  *
- * <p>A template is UTF-8 text used byte for byte, with four placeholders: {@value #INSTRUCTION} once, and one
- * {@value #IF_INPUT}...{@value #END_IF_INPUT} section holding {@value #INPUT} once. The section is kept when the
- * record has a non-empty input and left out otherwise, so one file covers both of Alpaca's variants; the markers
- * take no whitespace with them. Values are inserted once, never scanned again, so an instruction that itself
+ * <p>A template is UTF-8 text used byte for byte, with four placeholders: {@value #INSTRUCTION} once, and
+ * {@value #INPUT} once inside an {@value #IF_INPUT}...{@value #END_IF_INPUT} section. Sections (one or more, not
+ * nested) are kept when the record has a non-empty input and left out otherwise, so one file covers both of
+ * Alpaca's variants; the markers take no whitespace with them. Values are inserted once, never scanned again, so an instruction that itself
  * contains {@code {input}} stays as written.
  */
 public final class PromptTemplate implements Serializable {
@@ -26,8 +26,8 @@ public final class PromptTemplate implements Serializable {
     public static final String IF_INPUT = "{if-input}";
     public static final String END_IF_INPUT = "{end-if-input}";
     /** What a template must hold, as the errors say it. */
-    static final String EXPECTED = INSTRUCTION + " once, outside one " + IF_INPUT + "..." + END_IF_INPUT
-            + " section that holds " + INPUT + " once";
+    static final String EXPECTED = INSTRUCTION + " once outside " + IF_INPUT + "..." + END_IF_INPUT
+            + " sections, and " + INPUT + " once inside one";
     /** Anything that looks like a placeholder: a typo such as {instructions} is an error, not literal text. */
     static final Pattern PLACEHOLDER = Pattern.compile("\\{[a-z][a-z_-]*\\}");
 
@@ -126,9 +126,9 @@ public final class PromptTemplate implements Serializable {
         if (inSection) {
             throw invalid(where, IF_INPUT + " has no " + END_IF_INPUT);
         }
-        if (instructions != 1 || inputs != 1 || sections != 1) {
-            throw invalid(where, "it has " + instructions + " " + INSTRUCTION + ", " + inputs + " " + INPUT + " and "
-                    + sections + " " + IF_INPUT + " section(s)");
+        if (instructions != 1 || inputs != 1) {
+            throw invalid(where, "it has " + instructions + " " + INSTRUCTION + " and " + inputs + " " + INPUT
+                    + " (in " + sections + " " + IF_INPUT + " sections)");
         }
         return new PromptTemplate(name, parts.toArray(Part[]::new));
     }
