@@ -133,13 +133,14 @@ public final class Evaluation {
                     + "max-length " + maxLength + "; expected at most " + (maxLength - 1) + " prefix tokens (raise "
                     + "spruce.evaluate.max-length or use a shorter prefix)");
         }
+        int positions = config.maxPositionEmbeddings();
         for (EvaluateSettings.PerplexityDataset d : settings.perplexity()) {
-            int positions = config.maxPositionEmbeddings();
             if (d.seqLen() <= positions && d.seqLen() + prefix.length() > positions) {
                 throw new IllegalArgumentException(what + ": perplexity " + d.name() + " windows of seq-len "
                         + d.seqLen() + " would be " + (d.seqLen() + prefix.length()) + " tokens, more than the model's "
-                        + "max_position_embeddings " + positions + "; expected seq-len at most "
-                        + (positions - prefix.length()) + " with this prefix");
+                        + "max_position_embeddings " + positions + "; expected "
+                        + (prefix.length() <= positions - 2 ? "seq-len at most " + (positions - prefix.length())
+                                + " with this prefix" : "a prefix of at most " + (positions - 2) + " tokens"));
             }
         }
     }
