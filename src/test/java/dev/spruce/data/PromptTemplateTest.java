@@ -102,6 +102,7 @@ class PromptTemplateTest {
             assertArrayEquals(concat(response, new int[] {tokenizer.eosId()}),
                     Arrays.copyOfRange(s.getTokens(), s.getPromptLength(), s.getTokens().length));
             assertEquals(7, s.getId());
+            assertEquals(r[1].isEmpty() ? 299 : 311, prompt.length, "prompt tokens quoted in docs/methods/compresso.md");
         }
     }
 
