@@ -18,8 +18,9 @@ import scala.Tuple2;
 
 /**
  * Alpaca-format instruction records ({@code instruction}, optional {@code input}, {@code output}) tokenized
- * on the executors with a {@link PromptTemplate} (the reference Alpaca template unless told otherwise). Malformed records (unparseable, or missing instruction or
- * output) and records whose prompt alone fills the cutoff are counted and reported, never silently dropped.
+ * on the executors with a {@link PromptTemplate} (the reference Alpaca template unless told otherwise).
+ * Malformed records (unparseable, or missing instruction or output) and records whose prompt alone fills the
+ * cutoff are counted and reported, never silently dropped.
  * Sample ids follow a seeded hash of the record content, so they are the same however the data is split.
  *
  * @param samples   the tokenized samples, ids 0..usable-1

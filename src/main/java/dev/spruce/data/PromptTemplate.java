@@ -15,8 +15,8 @@ import java.util.regex.Pattern;
  * <p>A template is UTF-8 text used byte for byte, with four placeholders: {@value #INSTRUCTION} once, and
  * {@value #INPUT} once inside an {@value #IF_INPUT}...{@value #END_IF_INPUT} section. Sections (one or more, not
  * nested) are kept when the record has a non-empty input and left out otherwise, so one file covers both of
- * Alpaca's variants; the markers take no whitespace with them. Values are inserted once, never scanned again, so an instruction that itself
- * contains {@code {input}} stays as written.
+ * Alpaca's variants; the markers take no whitespace with them. Values are inserted once, never scanned again,
+ * so an instruction that itself contains {@code {input}} stays as written.
  */
 public final class PromptTemplate implements Serializable {
     private static final long serialVersionUID = 1L;

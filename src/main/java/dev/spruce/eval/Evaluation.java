@@ -53,10 +53,15 @@ public final class Evaluation {
      * The results per model, and every record skipped on the way: malformed task records (the same for every
      * model) and documents whose choices a model's tokenizer could not turn into requests.
      */
-    public record Outcome(List<ModelResult> models, List<SkippedRecord> skipped) {
+    public record Outcome(List<ModelResult> models, List<SkippedRecord> skipped, String promptPrefix) {
         public Outcome {
             models = List.copyOf(models);
             skipped = List.copyOf(skipped);
+        }
+
+        /** Without a prompt prefix. */
+        public Outcome(List<ModelResult> models, List<SkippedRecord> skipped) {
+            this(models, skipped, "none");
         }
     }
 
@@ -65,9 +70,8 @@ public final class Evaluation {
     private final Map<String, List<String>> corpora = new LinkedHashMap<>();
     private final Map<String, McLoadResult> taskFiles = new LinkedHashMap<>();
     private final Set<SkippedRecord> skipped = new LinkedHashSet<>();
-    private long finishedUnits;
-
     private final String prefixText;
+    private long finishedUnits;
 
     private Evaluation(SparkSession spark, EvaluateSettings settings, String prefixText) {
         this.spark = spark;
@@ -104,7 +108,7 @@ public final class Evaluation {
             results.add(evaluation.evaluate(model, progress));
         }
         progress.finish();
-        return new Outcome(results, new ArrayList<>(evaluation.skipped));
+        return new Outcome(results, new ArrayList<>(evaluation.skipped), settings.promptPrefix());
     }
 
     /**

@@ -8,6 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
 import dev.spruce.data.CollaborativePrompt;
+import dev.spruce.eval.report.EvalReport;
 import dev.spruce.eval.scoring.ChoiceLoglikelihood;
 import dev.spruce.eval.scoring.DistributedEvaluation;
 import dev.spruce.eval.scoring.LoglikelihoodScorer;
@@ -172,9 +173,19 @@ class PromptPrefixEvaluationTest {
     void theShippedPrefixesReachEveryRequestOfAnEvaluation() throws Exception {
         NamedModel model = new NamedModel("wide", wideModel.toString());
         loaded.add(new ModelRef(wideModel.toString(), "float64", true));
-        ModelResult none = Evaluation.run(spark, settings("none", 32, true), List.of(model)).get(0);
-        ModelResult training = Evaluation.run(spark, settings("training", 32, true), List.of(model)).get(0);
+        Evaluation.Outcome noneOutcome = Evaluation.evaluate(spark, settings("none", 32, true), List.of(model));
+        Evaluation.Outcome trainingOutcome = Evaluation.evaluate(spark, settings("training", 32, true), List.of(model));
+        ModelResult none = noneOutcome.models().get(0);
+        ModelResult training = trainingOutcome.models().get(0);
         ModelResult past = Evaluation.run(spark, settings("past", 32, true), List.of(model)).get(0);
+        // The report says which prefix its numbers were measured with, and says nothing without one.
+        EvalReport withPrefix = new EvalReport(trainingOutcome.models(), trainingOutcome.skipped(),
+                trainingOutcome.promptPrefix());
+        assertTrue(withPrefix.json().contains("\"promptPrefix\" : \"training\""), withPrefix.json());
+        assertTrue(withPrefix.markdown().contains("began with the prompt prefix `training`"), withPrefix.markdown());
+        EvalReport without = new EvalReport(noneOutcome.models(), noneOutcome.skipped(), noneOutcome.promptPrefix());
+        assertEquals(new EvalReport(noneOutcome.models(), noneOutcome.skipped()).json(), without.json());
+        assertFalse(without.json().contains("promptPrefix") || without.markdown().contains("prompt prefix"));
         double[] ppl = {none.perplexities().get("held"), training.perplexities().get("held"), past.perplexities().get("held")};
         assertTrue(Math.abs(ppl[0] - ppl[1]) > 1e-6 * ppl[0] && Math.abs(ppl[1] - ppl[2]) > 1e-6 * ppl[1],
                 Arrays.toString(ppl));
