@@ -53,7 +53,7 @@ public final class EvaluateCommand implements Callable<Integer> {
         SparkSession spark = SparkSessions.create(c.string("spark.app-name"), c.string("spark.master"),
                 c.flag("spark.ui"), c.sparkConf());
         Evaluation.Outcome outcome = Evaluation.evaluate(spark, settings, named);
-        EvalReport report = new EvalReport(outcome.models(), outcome.skipped());
+        EvalReport report = new EvalReport(outcome.models(), outcome.skipped(), outcome.promptPrefix());
         report.write(reportDir, overwrite);
 
         PrintWriter out = spec.commandLine().getOut();

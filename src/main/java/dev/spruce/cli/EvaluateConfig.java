@@ -49,7 +49,8 @@ final class EvaluateConfig {
         EvaluateSettings.Generation generation = new EvaluateSettings.Generation(g.getStringList("prompts"), new Generator.Settings(
                 g.getInt("max-new-tokens"), g.getDouble("temperature"), g.getDouble("top-p"), g.getLong("seed")));
         return new EvaluateSettings(perplexity, tasks, e.getInt("max-length"), e.getInt("batch-tokens"),
-                e.getInt("partitions"), e.getString("dtype"), spruce.getBoolean("model.cpu-only"), generation);
+                e.getInt("partitions"), e.getString("dtype"), spruce.getBoolean("model.cpu-only"), generation,
+                e.getString("prompt-prefix"));
     }
 
     /** Rejects unknown and missing keys of a list entry, which reference.conf cannot check. */

@@ -55,7 +55,7 @@ public final class PipelineCommand implements Callable<Integer> {
         if (!(run.isDone("evaluate") && job.resume)) {
             long started = System.nanoTime();
             Evaluation.Outcome outcome = Evaluation.evaluate(spark, EvaluateConfig.read(c.raw()), models);
-            EvalReport report = new EvalReport(outcome.models(), outcome.skipped());
+            EvalReport report = new EvalReport(outcome.models(), outcome.skipped(), outcome.promptPrefix());
             report.write(reportDir, true);
             Fs.writeStringAtomically(table, report.consoleTable());
             run.markDone("evaluate", (System.nanoTime() - started) / 1e9);

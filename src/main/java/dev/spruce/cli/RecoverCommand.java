@@ -1,5 +1,6 @@
 package dev.spruce.cli;
 
+import dev.spruce.data.PromptTemplate;
 import dev.spruce.data.TextSource;
 import dev.spruce.io.Fs;
 import dev.spruce.lora.LoraSettings;
@@ -55,7 +56,10 @@ public final class RecoverCommand implements Callable<Integer> {
                 c.string("recover.data.format"), kind == RecoverJob.DataKind.TEXT ? c.string("recover.data.field") : null),
                 kind, c.integer("recover.cutoff"), c.integer("recover.data.window"), c.integer("recover.data.windows"),
                 c.flag("recover.train-on-inputs"), c.string("recover.dtype"), c.flag("recover.use-best"), full, lora,
-                TrainConfig.read(c, "recover.train", padId, resume), distill, c.number("recover.data.max-bad-fraction"));
+                TrainConfig.read(c, "recover.train", padId, resume), distill, c.number("recover.data.max-bad-fraction"),
+                kind == RecoverJob.DataKind.INSTRUCTIONS
+                        ? PromptTemplate.forChoice(c.string("recover.data.template"), "spruce.recover.data.template")
+                        : PromptTemplate.ALPACA);
     }
 
     private static boolean precomputed(JobConfig c) {

@@ -18,8 +18,9 @@ import scala.Tuple2;
 
 /**
  * Alpaca-format instruction records ({@code instruction}, optional {@code input}, {@code output}) tokenized
- * on the executors with the reference template. Malformed records (unparseable, or missing instruction or
- * output) and records whose prompt alone fills the cutoff are counted and reported, never silently dropped.
+ * on the executors with a {@link PromptTemplate} (the reference Alpaca template unless told otherwise).
+ * Malformed records (unparseable, or missing instruction or output) and records whose prompt alone fills the
+ * cutoff are counted and reported, never silently dropped.
  * Sample ids follow a seeded hash of the record content, so they are the same however the data is split.
  *
  * @param samples   the tokenized samples, ids 0..usable-1
@@ -35,8 +36,15 @@ public record InstructionSet(Dataset<TokenSample> samples, long records, long ma
                 + "output, or not JSON), " + promptTooLong + " with a prompt longer than the cutoff";
     }
 
+    /** The records rendered with the reference Alpaca template. */
     public static InstructionSet load(SparkSession spark, TextSource source, String tokenizerPath, int cutoff,
                                       boolean trainOnInputs, long seed) {
+        return load(spark, source, tokenizerPath, cutoff, trainOnInputs, seed, PromptTemplate.ALPACA);
+    }
+
+    /** The records rendered with {@code template} (shipped to the executors with the task). */
+    public static InstructionSet load(SparkSession spark, TextSource source, String tokenizerPath, int cutoff,
+                                      boolean trainOnInputs, long seed, PromptTemplate template) {
         if (source.format().startsWith("text")) {
             throw new IllegalArgumentException(source.path() + ": instruction data must be json, jsonl or parquet "
                     + "with instruction/input/output fields, not " + source.format());
@@ -64,7 +72,8 @@ public record InstructionSet(Dataset<TokenSample> samples, long records, long ma
                 String input = r.isNullAt(1) ? "" : r.getString(1);
                 String output = r.getString(2);
                 long key = ContentKeys.mix(seed, ContentKeys.hash(instruction + '\u0000' + input + '\u0000' + output), 0);
-                TokenSample s = InstructionTokens.tokenize(tok, 0, instruction, input, output, cutoff, trainOnInputs);
+                TokenSample s = InstructionTokens.tokenize(tok, 0, template, instruction, input, output, cutoff,
+                        trainOnInputs);
                 out.add(new Tuple2<>(key, s));
             }
             return out.iterator();

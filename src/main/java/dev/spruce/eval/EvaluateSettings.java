@@ -1,5 +1,6 @@
 package dev.spruce.eval;
 
+import dev.spruce.data.CollaborativePrompt;
 import dev.spruce.data.TextSource;
 import dev.spruce.eval.tasks.McFormat;
 import dev.spruce.eval.tasks.McLoadResult;
@@ -30,11 +31,21 @@ import org.apache.spark.sql.functions;
  * @param partitions  Spark tasks per scoring job; 0 = Spark's default parallelism
  * @param dtype       compute precision on the executors
  * @param cpuOnly     ignore GPUs assigned to tasks
+ * @param promptPrefix text put before every scored request: {@code none}, {@code training} or {@code past}
+ *                    (Compresso's collaborative prompt, {@code data.CollaborativePrompt}) or a prompt file's path
  */
 public record EvaluateSettings(List<PerplexityDataset> perplexity, List<TaskFile> tasks, int maxLength,
-                               int batchTokens, int partitions, String dtype, boolean cpuOnly, Generation generation) {
+                               int batchTokens, int partitions, String dtype, boolean cpuOnly, Generation generation,
+                               String promptPrefix) {
     public static final List<String> PERPLEXITY_FORMATS = List.of("text", "jsonl", "parquet");
     private static final String SECTION = "spruce.evaluate";
+    public static final String PROMPT_PREFIX_SETTING = SECTION + ".prompt-prefix";
+
+    /** Settings without a prompt prefix (every request as the harness builds it). */
+    public EvaluateSettings(List<PerplexityDataset> perplexity, List<TaskFile> tasks, int maxLength, int batchTokens,
+                            int partitions, String dtype, boolean cpuOnly, Generation generation) {
+        this(perplexity, tasks, maxLength, batchTokens, partitions, dtype, cpuOnly, generation, "none");
+    }
 
     public EvaluateSettings {
         perplexity = List.copyOf(perplexity);
@@ -51,6 +62,16 @@ public record EvaluateSettings(List<PerplexityDataset> perplexity, List<TaskFile
         if (partitions < 0) {
             throw new IllegalArgumentException(SECTION + ".partitions must be >= 0, got " + partitions);
         }
+        if (promptPrefix == null || promptPrefix.isBlank()) {
+            throw new IllegalArgumentException(PROMPT_PREFIX_SETTING + " is empty; expected none, training, past or the "
+                    + "path of a text file");
+        }
+        promptPrefix = promptPrefix.trim();
+    }
+
+    /** The prefix text ({@code ""} for none), read and checked now: a bad file fails before any Spark work. */
+    public String promptPrefixText() {
+        return CollaborativePrompt.evaluationPrefix(promptPrefix, PROMPT_PREFIX_SETTING);
     }
 
     /**

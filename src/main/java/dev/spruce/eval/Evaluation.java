@@ -13,6 +13,7 @@ import dev.spruce.eval.tasks.McDoc;
 import dev.spruce.eval.tasks.McLoadResult;
 import dev.spruce.eval.tasks.McRequestBuilder;
 import dev.spruce.eval.tasks.PerplexityWindow;
+import dev.spruce.eval.tasks.PromptPrefix;
 import dev.spruce.eval.tasks.SkippedRecord;
 import dev.spruce.io.Fs;
 import dev.spruce.memory.EvaluationPlan;
@@ -52,10 +53,15 @@ public final class Evaluation {
      * The results per model, and every record skipped on the way: malformed task records (the same for every
      * model) and documents whose choices a model's tokenizer could not turn into requests.
      */
-    public record Outcome(List<ModelResult> models, List<SkippedRecord> skipped) {
+    public record Outcome(List<ModelResult> models, List<SkippedRecord> skipped, String promptPrefix) {
         public Outcome {
             models = List.copyOf(models);
             skipped = List.copyOf(skipped);
+        }
+
+        /** Without a prompt prefix. */
+        public Outcome(List<ModelResult> models, List<SkippedRecord> skipped) {
+            this(models, skipped, "none");
         }
     }
 
@@ -64,11 +70,13 @@ public final class Evaluation {
     private final Map<String, List<String>> corpora = new LinkedHashMap<>();
     private final Map<String, McLoadResult> taskFiles = new LinkedHashMap<>();
     private final Set<SkippedRecord> skipped = new LinkedHashSet<>();
+    private final String prefixText;
     private long finishedUnits;
 
-    private Evaluation(SparkSession spark, EvaluateSettings settings) {
+    private Evaluation(SparkSession spark, EvaluateSettings settings, String prefixText) {
         this.spark = spark;
         this.settings = settings;
+        this.prefixText = prefixText;
     }
 
     /** Evaluates every model; the results are in the order of {@code models}. */
@@ -79,14 +87,20 @@ public final class Evaluation {
     /** As {@link #run}, also returning the skipped records for the report. */
     public static Outcome evaluate(SparkSession spark, EvaluateSettings settings, List<NamedModel> models) {
         requireDistinctNames(models);
+        String prefixText = settings.promptPrefixText();
         for (NamedModel m : models) {
             // Fail on a bad model (config, weights against config, sampled NaN scan, tokenizer) before any Spark work.
             ModelFiles.check(Fs.path(m.path()), WeightCheck.Scan.SAMPLE);
-            HfTokenizer.load(Fs.path(m.path())).close();
+            LlamaConfig config = LlamaConfig.read(Fs.path(m.path()));
+            PromptPrefix prefix;
+            try (HfTokenizer tokenizer = HfTokenizer.load(Fs.path(m.path()))) {
+                prefix = promptPrefix(settings, prefixText, tokenizer);
+            }
+            requirePrefixFits(settings, config, prefix, m);
             new ModelRef(m.path(), settings.dtype(), settings.cpuOnly());
-            MemoryCheck.require(spark, memoryPlan(settings, LlamaConfig.read(Fs.path(m.path()))), settings.cpuOnly());
+            MemoryCheck.require(spark, memoryPlan(settings, config, prefix.length()), settings.cpuOnly());
         }
-        Evaluation evaluation = new Evaluation(spark, settings);
+        Evaluation evaluation = new Evaluation(spark, settings, prefixText);
         Progress progress = new Progress(spark, "evaluate",
                 (long) models.size() * (settings.perplexity().size() + settings.tasks().size()));
         List<ModelResult> results = new ArrayList<>();
@@ -94,14 +108,61 @@ public final class Evaluation {
             results.add(evaluation.evaluate(model, progress));
         }
         progress.finish();
-        return new Outcome(results, new ArrayList<>(evaluation.skipped));
+        return new Outcome(results, new ArrayList<>(evaluation.skipped), settings.promptPrefix());
     }
 
-    /** What scoring holds on an executor: one batch of batch-tokens in sequences up to the longest one scored. */
+    /**
+     * The settings' prompt prefix as this tokenizer's ids, without BOS (each request builder places it relative to
+     * its own BOS, {@link PromptPrefix}).
+     */
+    public static PromptPrefix promptPrefix(EvaluateSettings settings, String prefixText, Tokenizer tokenizer) {
+        return prefixText.isEmpty() ? PromptPrefix.NONE
+                : new PromptPrefix(settings.promptPrefix(), tokenizer.encode(prefixText, false));
+    }
+
+    /**
+     * Refuses a prefix that would push requests past what the model reads: every multiple-choice request must
+     * keep one context and one continuation token within max-length, and a perplexity window that fits the
+     * model's positions must still fit with the prefix (a seq-len that is already longer is the user's choice).
+     */
+    static void requirePrefixFits(EvaluateSettings settings, LlamaConfig config, PromptPrefix prefix, NamedModel model) {
+        if (prefix.isEmpty()) {
+            return;
+        }
+        String what = EvaluateSettings.PROMPT_PREFIX_SETTING + " = " + settings.promptPrefix() + " is " + prefix.length()
+                + " tokens with the tokenizer of model " + model.name() + " (" + model.path() + ")";
+        int maxLength = settings.maxLength() > 0 ? settings.maxLength() : config.maxPositionEmbeddings();
+        if (!settings.tasks().isEmpty() && prefix.length() > maxLength - 1) {
+            throw new IllegalArgumentException(what + ", which leaves no room for a multiple-choice request in "
+                    + "max-length " + maxLength + "; expected at most " + (maxLength - 1) + " prefix tokens (raise "
+                    + "spruce.evaluate.max-length or use a shorter prefix)");
+        }
+        int positions = config.maxPositionEmbeddings();
+        for (EvaluateSettings.PerplexityDataset d : settings.perplexity()) {
+            if (d.seqLen() <= positions && d.seqLen() + prefix.length() > positions) {
+                throw new IllegalArgumentException(what + ": perplexity " + d.name() + " windows of seq-len "
+                        + d.seqLen() + " would be " + (d.seqLen() + prefix.length()) + " tokens, more than the model's "
+                        + "max_position_embeddings " + positions + "; expected "
+                        + (prefix.length() <= positions - 2 ? "seq-len at most " + (positions - prefix.length())
+                                + " with this prefix" : "a prefix of at most " + (positions - 2) + " tokens"));
+            }
+        }
+    }
+
+    /** What scoring holds on an executor, without a prompt prefix. */
     public static EvaluationPlan memoryPlan(EvaluateSettings settings, LlamaConfig config) {
+        return memoryPlan(settings, config, 0);
+    }
+
+    /**
+     * What scoring holds on an executor: one batch of batch-tokens in sequences up to the longest one scored; a
+     * prompt prefix of {@code prefixTokens} lengthens every perplexity window (multiple-choice requests stay
+     * within max-length).
+     */
+    public static EvaluationPlan memoryPlan(EvaluateSettings settings, LlamaConfig config, int prefixTokens) {
         int longest = 1;
         for (EvaluateSettings.PerplexityDataset d : settings.perplexity()) {
-            longest = Math.max(longest, d.seqLen());
+            longest = Math.max(longest, d.seqLen() + prefixTokens);
         }
         if (!settings.tasks().isEmpty()) {
             longest = Math.max(longest, settings.maxLength() > 0 ? settings.maxLength() : config.maxPositionEmbeddings());
@@ -123,9 +184,14 @@ public final class Evaluation {
         Map<String, Long> skippedCounts = new LinkedHashMap<>();
         Map<String, String> generations;
         try (HfTokenizer tokenizer = HfTokenizer.load(dir)) {
+            // One prefix for every request of this model, in its own tokenizer's ids; NONE changes nothing.
+            PromptPrefix prefix = promptPrefix(settings, prefixText, tokenizer);
+            if (!prefix.isEmpty()) {
+                LOG.info("evaluate: {}: prompt prefix {} before every request", model.name(), prefix);
+            }
             for (EvaluateSettings.PerplexityDataset dataset : settings.perplexity()) {
                 progress.describe("perplexity " + dataset.name() + " [" + model.name() + "]", finishedUnits + 1);
-                List<PerplexityWindow> windows = dataset.protocol().windows(corpus(dataset), tokenizer);
+                List<PerplexityWindow> windows = dataset.protocol().windows(corpus(dataset), tokenizer, prefix);
                 long scoringStarted = System.nanoTime();
                 PerplexityResult result = scoring.perplexity(windows);
                 double scoringSeconds = (System.nanoTime() - scoringStarted) / 1e9;
@@ -139,7 +205,9 @@ public final class Evaluation {
                 progress.done(++finishedUnits);
             }
             int maxLength = settings.maxLength() > 0 ? settings.maxLength() : config.maxPositionEmbeddings();
-            McRequestBuilder requests = new McRequestBuilder(tokenizer, maxLength);
+            // Built only for tasks: a long prefix must not fail a perplexity-only run on the tasks' length budget.
+            McRequestBuilder requests = settings.tasks().isEmpty() ? null
+                    : new McRequestBuilder(tokenizer, maxLength, prefix);
             for (EvaluateSettings.TaskFile taskFile : settings.tasks()) {
                 progress.describe("task " + taskFile.name() + " [" + model.name() + "]", finishedUnits + 1);
                 McLoadResult loaded = taskFile(taskFile);

@@ -3,6 +3,7 @@ package dev.spruce.pipeline;
 import dev.spruce.data.CalibrationSet;
 import dev.spruce.data.InputCheck;
 import dev.spruce.data.InstructionSet;
+import dev.spruce.data.PromptTemplate;
 import dev.spruce.data.TextSource;
 import dev.spruce.data.TokenSample;
 import dev.spruce.io.Fs;
@@ -29,6 +30,7 @@ import dev.spruce.train.Trainer;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Objects;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.SparkSession;
@@ -75,11 +77,25 @@ public final class RecoverJob {
 
     /**
      * What recovery needs. {@code cutoff} and {@code trainOnInputs} apply to instruction data, {@code window}
-     * and {@code windows} (0 = every window) to plain text.
+     * and {@code windows} (0 = every window) to plain text. {@code template} renders instruction records
+     * (Alpaca's, Compresso's collaborative one, or a file).
      */
     public record Settings(String model, TextSource data, DataKind kind, int cutoff, int window, int windows,
                            boolean trainOnInputs, String dtype, boolean useBest, boolean fullParameters,
-                           LoraSettings lora, TrainSettings train, Distill distill, double maxBadFraction) {
+                           LoraSettings lora, TrainSettings train, Distill distill, double maxBadFraction,
+                           PromptTemplate template) {
+        public Settings {
+            Objects.requireNonNull(template, "template");
+        }
+
+        /** Instruction records rendered with the reference Alpaca template. */
+        public Settings(String model, TextSource data, DataKind kind, int cutoff, int window, int windows,
+                        boolean trainOnInputs, String dtype, boolean useBest, boolean fullParameters,
+                        LoraSettings lora, TrainSettings train, Distill distill, double maxBadFraction) {
+            this(model, data, kind, cutoff, window, windows, trainOnInputs, dtype, useBest, fullParameters, lora, train,
+                    distill, maxBadFraction, PromptTemplate.ALPACA);
+        }
+
         /** LoRA on instruction data with the LM loss: the reference setting. */
         public Settings(String model, TextSource data, int cutoff, boolean trainOnInputs, String dtype,
                         boolean useBest, LoraSettings lora, TrainSettings train) {
@@ -170,7 +186,8 @@ public final class RecoverJob {
             facts.put("windows", windows);
         } else {
             InstructionSet data = InstructionSet.load(spark, s.data(), s.model(), s.cutoff(), s.trainOnInputs(),
-                    s.train().seed());
+                    s.train().seed(), s.template());
+            facts.put("template", s.template().name());
             LOG.info("recover: instruction data {}: {}", s.data().path(), data.describe());
             if (data.usable() == 0) {
                 throw new IllegalArgumentException("recover: " + s.data().path() + " has no usable instruction "

@@ -74,6 +74,33 @@ class InstructionSetTest {
         }
     }
 
+    /** The template travels to the executors with the task: each sample is its collaborative prompt, then output. */
+    @Test
+    void theCollaborativeTemplateIsAppliedOnTheExecutors() throws Exception {
+        String json = "[{\"instruction\": \"Say hi.\", \"input\": \"\", \"output\": \"hi\"},"
+                + "{\"instruction\": \"Add.\", \"input\": \"2 3\", \"output\": \"5\"}]";
+        Path file = Files.writeString(dir.resolve("alpaca-collaborative.json"), json);
+        PromptTemplate template = PromptTemplate.collaborative();
+        InstructionSet set = InstructionSet.load(spark, new TextSource(file.toString(), "json", null), tokenizer,
+                2048, false, 42, template);
+        assertEquals(2, set.usable());
+        List<TokenSample> samples = new java.util.ArrayList<>(set.samples().collectAsList());
+        samples.sort(Comparator.comparingInt(s -> s.getTokens().length));
+        String[][] records = {{"Say hi.", "", "hi"}, {"Add.", "2 3", "5"}};
+        try (HfTokenizer tok = HfTokenizer.load(dev.spruce.io.Fs.path(tokenizer))) {
+            for (int i = 0; i < 2; i++) {
+                String prompt = template.prompt(records[i][0], records[i][1]);
+                assertTrue(prompt.startsWith("###System Instruction:\n") && prompt.endsWith("### Response:\n"), prompt);
+                // The byte tokenizer: one token per UTF-8 byte, BOS first, EOS last.
+                byte[] text = (prompt + records[i][2]).getBytes(StandardCharsets.UTF_8);
+                int[] tokens = samples.get(i).getTokens();
+                assertEquals(text.length + 2, tokens.length);
+                assertArrayEquals(tok.encode(prompt + records[i][2], true), java.util.Arrays.copyOf(tokens, tokens.length - 1));
+                assertEquals(prompt.getBytes(StandardCharsets.UTF_8).length + 1, samples.get(i).getPromptLength());
+            }
+        }
+    }
+
     @Test
     void aFileThatIsNotJsonIsAClearError() throws Exception {
         Path file = Files.writeString(dir.resolve("broken.json"), "this is not json\n");

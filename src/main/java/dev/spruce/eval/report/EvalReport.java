@@ -1,5 +1,6 @@
 package dev.spruce.eval.report;
 
+import com.fasterxml.jackson.annotation.JsonInclude;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -44,6 +45,8 @@ public final class EvalReport {
 
     private final List<ModelResult> models;
     private final List<SkippedRecord> skippedRecords;
+    /** Null without a prefix, so report.json then has no such field. */
+    private final String promptPrefix;
     private final List<String> datasets;
     private final Map<String, McMetric> tasks;
 
@@ -53,11 +56,20 @@ public final class EvalReport {
 
     /** A report that also lists the skipped records themselves (file, line and reason), not only their counts. */
     public EvalReport(List<ModelResult> models, List<SkippedRecord> skippedRecords) {
+        this(models, skippedRecords, "none");
+    }
+
+    /**
+     * A report of an evaluation whose requests all began with {@code promptPrefix} (spruce.evaluate.prompt-prefix);
+     * {@code none} leaves the report as without one.
+     */
+    public EvalReport(List<ModelResult> models, List<SkippedRecord> skippedRecords, String promptPrefix) {
         if (models.isEmpty()) {
             throw new IllegalArgumentException("a report needs at least one model result");
         }
         this.models = List.copyOf(models);
         this.skippedRecords = List.copyOf(skippedRecords);
+        this.promptPrefix = promptPrefix == null || promptPrefix.equals("none") ? null : promptPrefix;
         Set<String> datasetNames = new LinkedHashSet<>();
         Map<String, McMetric> taskMetrics = new LinkedHashMap<>();
         for (ModelResult model : models) {
@@ -92,11 +104,12 @@ public final class EvalReport {
         }
     }
 
-    private record ReportDocument(List<ModelResult> models, List<SkippedRecord> skippedRecords) {}
+    private record ReportDocument(List<ModelResult> models, List<SkippedRecord> skippedRecords,
+                                  @JsonInclude(JsonInclude.Include.NON_NULL) String promptPrefix) {}
 
     public String json() {
         try {
-            return JSON.writeValueAsString(new ReportDocument(models, skippedRecords)) + "\n";
+            return JSON.writeValueAsString(new ReportDocument(models, skippedRecords, promptPrefix)) + "\n";
         } catch (JsonProcessingException e) {
             throw new IllegalStateException("cannot serialize the evaluation report: " + e.getOriginalMessage(), e);
         }
@@ -112,6 +125,10 @@ public final class EvalReport {
         md.append("Perplexity (PPL): lower is better. Task columns: zero-shot accuracy in percent, each with the "
                 + "metric LLM-Pruner reports for it (acc or acc_norm); average: the mean of those over the model's "
                 + "tasks.\n\n");
+        if (promptPrefix != null) {
+            md.append("Every perplexity window and multiple-choice request began with the prompt prefix `")
+                    .append(promptPrefix).append("` (`spruce.evaluate.prompt-prefix`), as context that is not scored.\n\n");
+        }
         md.append(summaryTable().markdown()).append('\n');
         if (perplexityChart().isPresent()) {
             md.append("![perplexity](").append(PERPLEXITY_CHART).append(")\n\n");

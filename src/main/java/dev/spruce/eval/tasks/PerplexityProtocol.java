@@ -75,6 +75,22 @@ public final class PerplexityProtocol {
         return windows(tokenize(records, tokenizer));
     }
 
+    /**
+     * The windows of the records, each with {@code prefix} in front as unscored context (after the corpus' BOS in
+     * the first window): every window scores the same tokens as without the prefix, only with more before them.
+     */
+    public List<PerplexityWindow> windows(List<String> records, Tokenizer tokenizer, PromptPrefix prefix) {
+        List<PerplexityWindow> windows = windows(records, tokenizer);
+        if (prefix.isEmpty()) {
+            return windows;
+        }
+        List<PerplexityWindow> out = new ArrayList<>(windows.size());
+        for (PerplexityWindow w : windows) {
+            out.add(prefix.applyTo(w, tokenizer.bosId()));
+        }
+        return out;
+    }
+
     public List<PerplexityWindow> windows(int[] corpusIds) {
         List<PerplexityWindow> windows = isSliding() ? slidingWindows(corpusIds) : disjointWindows(corpusIds);
         if (windows.isEmpty()) {
