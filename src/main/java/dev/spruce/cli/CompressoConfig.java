@@ -7,6 +7,7 @@ import dev.spruce.io.Fs;
 import dev.spruce.lora.LoraSettings;
 import dev.spruce.model.LlamaConfig;
 import dev.spruce.pipeline.CompressoJob;
+import dev.spruce.pipeline.RecoverJob;
 import dev.spruce.scope.LayerRange;
 import dev.spruce.tokenize.HfTokenizer;
 import java.util.Locale;
@@ -46,14 +47,16 @@ final class CompressoConfig {
                 c.longValue("compresso.warmup-steps"),
                 CompressoSettings.TargetSchedule.parse(c.string("compresso.target-schedule")),
                 c.longValue("compresso.pre-pruning-steps"), c.number("compresso.reg-learning-rate"), fold, lora);
+        RecoverJob.DataKind kind = RecoverJob.DataKind.parse(c.string("compresso.data.kind"), "compresso.data.kind");
         int padId;
         try (HfTokenizer tok = HfTokenizer.load(Fs.path(model))) {
             padId = tok.padId();
         }
         return new CompressoJob.Settings(model, c.string("model.dtype"), c.flag("model.cpu-only"),
                 c.required("output.dir"), c.flag("output.overwrite"), c.longValue("output.max-shard-bytes"),
-                new TextSource(c.required("compresso.data.path"), c.string("compresso.data.format"), null),
-                c.integer("compresso.cutoff"), PromptTemplate.forChoice(c.string("compresso.template"),
+                new TextSource(c.required("compresso.data.path"), c.string("compresso.data.format"),
+                        kind == RecoverJob.DataKind.TEXT ? c.string("compresso.data.field") : null), kind,
+                c.integer("compresso.cutoff"), c.integer("compresso.data.window"), PromptTemplate.forChoice(c.string("compresso.template"),
                 "compresso.template"), settings, TrainConfig.read(c, "compresso.train", padId, resume),
                 c.string("spark.master"), c.string("spark.app-name"), c.flag("spark.ui"), c.sparkConf(), c.json(),
                 c.number("compresso.data.max-bad-fraction"));

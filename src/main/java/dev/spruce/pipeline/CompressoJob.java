@@ -6,10 +6,12 @@ import dev.spruce.compresso.ExpectedSize;
 import dev.spruce.compresso.LagrangianTerm;
 import dev.spruce.compresso.MaskDecisions;
 import dev.spruce.compresso.MaskLayout;
+import dev.spruce.data.CalibrationSet;
 import dev.spruce.data.InputCheck;
 import dev.spruce.data.InstructionSet;
 import dev.spruce.data.PromptTemplate;
 import dev.spruce.data.TextSource;
+import dev.spruce.data.TokenSample;
 import dev.spruce.io.Fs;
 import dev.spruce.lora.PeftExport;
 import dev.spruce.memory.MemoryCheck;
@@ -33,12 +35,13 @@ import dev.spruce.train.Trainer;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import org.apache.hadoop.fs.Path;
+import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.SparkSession;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Compresso as a pruning method: LoRA and hard-concrete masks trained together on instruction data under the
+ * Compresso as a pruning method: LoRA and hard-concrete masks trained together on instruction data (or plain text) under the
  * Lagrangian size constraint (stage {@code compresso}, output {@code compresso/}: checkpoints, metrics.csv with
  * the expected size, target and multipliers, size.png, lambdas.png, kept.png, masks.json and the final
  * parameters), then the deterministic masks as a binary plan with the surviving values folded in, applied to the
@@ -51,11 +54,15 @@ public final class CompressoJob {
     public static final String MASKS_FILE = "masks.json";
     public static final String PARAMETERS_FILE = "parameters.safetensors";
 
-    /** Everything the job needs; {@code template} renders the instruction records (collaborative by default). */
+    /**
+     * Everything the job needs. Instruction data ({@code kind} instructions, the reference's) is rendered with
+     * {@code template} and cut at {@code cutoff} tokens; plain text is cut into every window of {@code window} tokens.
+     */
     public record Settings(String modelPath, String dtype, boolean cpuOnly, String outputDir, boolean overwrite,
-                           long maxShardBytes, TextSource data, int cutoff, PromptTemplate template,
-                           CompressoSettings compresso, TrainSettings train, String master, String appName,
-                           boolean ui, Map<String, String> sparkConf, String configJson, double maxBadFraction) {}
+                           long maxShardBytes, TextSource data, RecoverJob.DataKind kind, int cutoff, int window,
+                           PromptTemplate template, CompressoSettings compresso, TrainSettings train, String master,
+                           String appName, boolean ui, Map<String, String> sparkConf, String configJson,
+                           double maxBadFraction) {}
 
     /** The pruned model and its plan. */
     public record Outcome(Path modelDir, PrunePlan plan) {}
@@ -97,13 +104,29 @@ public final class CompressoJob {
         MemoryCheck.require(spark, new RecoveryPlan(config, null, s.dtype(), false, s.compresso().lora().rank(),
                 s.compresso().lora().targetModules(), s.compresso().lora().dropout(), s.train().microBatch(),
                 s.cutoff()), s.cpuOnly());
-        InstructionSet data = InstructionSet.load(spark, s.data(), s.modelPath(), s.cutoff(), false, s.train().seed(),
-                s.template());
-        LOG.info("compresso: instruction data {} ({} template): {}", s.data().path(), s.template().name(),
-                data.describe());
-        if (data.usable() == 0) {
-            throw new IllegalArgumentException("compresso: " + s.data().path() + " has no usable instruction record ("
-                    + data.describe() + ")");
+        Map<String, Object> facts = new LinkedHashMap<>();
+        facts.put("data", s.data().path());
+        facts.put("data_kind", s.kind().name().toLowerCase(java.util.Locale.ROOT));
+        Dataset<TokenSample> samples;
+        if (s.kind() == RecoverJob.DataKind.TEXT) {
+            samples = CalibrationSet.build(spark, new CalibrationSet.Settings(s.data(), CalibrationSet.Protocol.ALL, 0,
+                    s.window(), s.train().seed(), s.train().partitions()), s.modelPath());
+            long windows = samples.count();
+            LOG.info("compresso: text {}: {} windows of {} tokens", s.data().path(), windows, s.window());
+            facts.put("window", s.window());
+            facts.put("windows", windows);
+        } else {
+            InstructionSet data = InstructionSet.load(spark, s.data(), s.modelPath(), s.cutoff(), false,
+                    s.train().seed(), s.template());
+            LOG.info("compresso: instruction data {} ({} template): {}", s.data().path(), s.template().name(),
+                    data.describe());
+            if (data.usable() == 0) {
+                throw new IllegalArgumentException("compresso: " + s.data().path() + " has no usable instruction "
+                        + "record (" + data.describe() + ")");
+            }
+            facts.put("template", s.template().name());
+            facts.put("records", data.records());
+            samples = data.samples();
         }
         ExpectedSize size = new ExpectedSize(trainable.layout());
         LOG.info("compresso: {} mask logits over {} vectors; target sparsity {} of {} parameters (reaching {} "
@@ -117,7 +140,7 @@ public final class CompressoJob {
                 .driverTerm(new LagrangianTerm(trainable.layout()));
         TrainResult result;
         try {
-            result = trainer.train(data.samples());
+            result = trainer.train(samples);
         } finally {
             ExecutorModels.releaseEverywhere(spark, base);
         }
@@ -126,10 +149,6 @@ public final class CompressoJob {
         MaskDecisions decisions = new MaskDecisions(trainable.layout(), parameters);
         Fs.writeStringAtomically(new Path(dir, MASKS_FILE), decisions.toJson(size.expected(parameters),
                 size.fullCount()));
-        Map<String, Object> facts = new LinkedHashMap<>();
-        facts.put("data", s.data().path());
-        facts.put("template", s.template().name());
-        facts.put("records", data.records());
         facts.put("steps", result.steps());
         facts.put("tokens", result.tokens());
         facts.put("expected_params", size.expected(parameters));

@@ -56,10 +56,15 @@ public final class RecoverJob {
         TEXT;
 
         public static DataKind parse(String s) {
+            return parse(s, "recover.data.kind");
+        }
+
+        /** The kind {@code s} names; {@code setting} is named in the error. */
+        public static DataKind parse(String s, String setting) {
             try {
                 return valueOf(s.trim().toUpperCase(Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                throw new IllegalArgumentException("recover.data.kind '" + s + "' is not supported; expected "
+                throw new IllegalArgumentException(setting + " '" + s + "' is not supported; expected "
                         + "instructions or text");
             }
         }

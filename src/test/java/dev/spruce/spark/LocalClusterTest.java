@@ -6,6 +6,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import ai.djl.Device;
 import ai.djl.ndarray.types.DataType;
+import dev.spruce.compresso.CompressoSettings;
+import dev.spruce.compresso.CompressoTrainable;
+import dev.spruce.compresso.LagrangianTerm;
 import dev.spruce.data.TokenSample;
 import dev.spruce.importance.Criterion;
 import dev.spruce.importance.DistributedImportance;
@@ -20,7 +23,10 @@ import dev.spruce.model.TinyModels;
 import dev.spruce.model.WeightSource;
 import dev.spruce.model.safetensors.DType;
 import dev.spruce.model.safetensors.SafetensorsModel;
+import dev.spruce.lora.LoraSettings;
 import dev.spruce.scope.LayerRange;
+import dev.spruce.train.TrainSettings;
+import dev.spruce.train.Trainer;
 import java.io.File;
 import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
@@ -39,7 +45,10 @@ import org.apache.spark.sql.Encoders;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -47,6 +56,7 @@ import org.junit.jupiter.api.io.TempDir;
  * address: each task sees its executor's address, each executor loads the model once across two jobs, and
  * the result equals the single-node computation.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class LocalClusterTest {
     private static final LlamaConfig CONFIG = TinyModels.config(2, 4, 2);
 
@@ -134,6 +144,7 @@ class LocalClusterTest {
     }
 
     @Test
+    @Order(1)
     void executorsGetTheirOwnGpuLoadTheModelOnceAndMatchTheSingleNode() {
         Map<String, double[]> w = TinyModels.randomWeights(CONFIG, 21);
         String model = dir.resolve("model").toString();
@@ -203,5 +214,54 @@ class LocalClusterTest {
                 assertEquals(single.mlp()[l][j], result.scores().mlp()[l][j], 1e-6 * Math.abs(single.mlp()[l][j]));
             }
         }
+    }
+
+    /**
+     * Compresso's training (masks, multipliers and LoRA) on two executor JVMs, once undisturbed and once with an
+     * executor killed in the middle of a step: Spark reruns the lost task elsewhere and the run ends with the same
+     * parameters, bit for bit. Runs after the load-count test, since the kill replaces an executor.
+     */
+    @Test
+    @Order(2)
+    void compressoTrainingIsUnchangedByAnExecutorKilledMidStep() {
+        String model = dir.resolve("compresso-model").toString();
+        ModelFiles.write(Fs.path(model), CONFIG, WeightSource.of(CONFIG, TinyModels.randomWeights(CONFIG, 23)),
+                DType.F64, null, false);
+        ModelRef ref = new ModelRef(model, "float64", true);
+        List<TokenSample> samples = new ArrayList<>();
+        int[][] ids = TinyModels.randomIds(CONFIG, 12, 6, 9);
+        for (int i = 0; i < ids.length; i++) {
+            samples.add(new TokenSample(100 + i, ids[i], 1));
+        }
+        CompressoSettings settings = new CompressoSettings(true, true, true, LayerRange.all(2), 2.0 / 3.0, 10, 0.01,
+                0.3, 2, CompressoSettings.TargetSchedule.LINEAR, 1, 0.1, true,
+                new LoraSettings(2, 2, 0, List.of("q_proj", "v_proj")));
+        TrainSettings train = TrainSettings.builder().globalBatch(6).microBatch(3).maxSteps(4).learningRate(0.01)
+                .warmupSteps(0).validationSize(0).saveEvery(100).evalEvery(100).seed(3).partitions(2).build();
+        JavaSparkContext sc = JavaSparkContext.fromSparkContext(spark.sparkContext());
+        Map<String, double[]> undisturbed = null;
+        for (String run : List.of("undisturbed", "killed")) {
+            if (run.equals("killed")) {
+                sc.setLocalProperty(FailureInjection.KILL_PREFIX + "train", dir.resolve("train-kill-marker").toString());
+            }
+            try {
+                CompressoTrainable trainable = new CompressoTrainable(CONFIG, settings);
+                Map<String, double[]> p = new Trainer(spark, ref, trainable, train,
+                        Fs.path(dir.resolve("compresso-" + run).toString()))
+                        .driverTerm(new LagrangianTerm(trainable.layout()))
+                        .train(spark.createDataset(sc.parallelize(samples, 2).rdd(), Encoders.bean(TokenSample.class)))
+                        .parameters();
+                if (undisturbed == null) {
+                    undisturbed = p;
+                } else {
+                    for (Map.Entry<String, double[]> e : undisturbed.entrySet()) {
+                        assertArrayEquals(e.getValue(), p.get(e.getKey()), 0.0, e.getKey() + " after the kill");
+                    }
+                }
+            } finally {
+                sc.setLocalProperty(FailureInjection.KILL_PREFIX + "train", null);
+            }
+        }
+        assertTrue(Files.exists(dir.resolve("train-kill-marker")), "no executor was killed");
     }
 }
