@@ -108,7 +108,9 @@ public final class LagrangianTerm implements DriverTerm {
             heads[l] = keptFraction(hc, parameters.get(MaskLayout.heads(l)));
             ffn[l] = keptFraction(hc, parameters.get(MaskLayout.ffn(l)));
         }
-        return new BarChart("Expected kept fraction per layer", "kept fraction", layers,
+        String title = String.format(Locale.ROOT, "Expected kept fraction per layer (hidden dimensions: %.3f)",
+                keptFraction(hc, parameters.get(MaskLayout.HIDDEN)));
+        return new BarChart(title, "kept fraction", layers,
                 List.of(new BarChart.Series("heads", heads), new BarChart.Series("mlp channels", ffn)))
                 .withAxisMax(1.0);
     }
