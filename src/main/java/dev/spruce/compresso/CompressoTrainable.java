@@ -116,15 +116,15 @@ public final class CompressoTrainable implements Trainable {
                     ? sample(step, hc, logits, noiseSeed(context, layout.index(name)))
                     : deterministic(step, layout, name, logits);
             z = Djl.cast(z, base.dataType());
+            int l = MaskLayout.headsLayer(name);
             if (name.equals(MaskLayout.HIDDEN)) {
                 hidden = z;
-            } else if (name.startsWith(MaskLayout.PREFIX + "heads.")) {
-                int l = Integer.parseInt(name.substring((MaskLayout.PREFIX + "heads.").length()));
+            } else if (l >= 0) {
                 long kv = c.layerKvHeads(l);
                 long rep = c.groupSize(l);
                 heads.put(l, z.reshape(kv, 1).broadcast(new Shape(kv, rep)).reshape(kv * rep));
             } else {
-                ffn.put(Integer.parseInt(name.substring((MaskLayout.PREFIX + "ffn.").length())), z);
+                ffn.put(MaskLayout.ffnLayer(name), z);
             }
         }
         return ForwardHooks.adaptersWithMasks(loraHooks, new MaskHooks(heads, ffn, hidden));

@@ -86,9 +86,8 @@ public final class ExpectedSize {
                 double dp;
                 if (name.equals(MaskLayout.HIDDEN)) {
                     dp = perHidden;
-                } else if (name.startsWith(MaskLayout.PREFIX + "heads.")) {
-                    int l = Integer.parseInt(name.substring((MaskLayout.PREFIX + "heads.").length()));
-                    dp = (2.0 * c.groupSize(l) + 2) * headDim * hiddenKept;
+                } else if (MaskLayout.headsLayer(name) >= 0) {
+                    dp = (2.0 * c.groupSize(MaskLayout.headsLayer(name)) + 2) * headDim * hiddenKept;
                 } else {
                     dp = 3.0 * hiddenKept;
                 }

@@ -53,6 +53,20 @@ public final class MaskLayout implements Serializable {
         return PREFIX + "ffn." + layer;
     }
 
+    /** The layer of a {@code compresso.heads.<l>} vector, or -1 for any other name. */
+    public static int headsLayer(String name) {
+        return layerAfter(name, PREFIX + "heads.");
+    }
+
+    /** The layer of a {@code compresso.ffn.<l>} vector, or -1 for any other name. */
+    public static int ffnLayer(String name) {
+        return layerAfter(name, PREFIX + "ffn.");
+    }
+
+    private static int layerAfter(String name, String prefix) {
+        return name.startsWith(prefix) ? Integer.parseInt(name.substring(prefix.length())) : -1;
+    }
+
     public static boolean isMultiplier(String name) {
         return name.equals(LAMBDA_1) || name.equals(LAMBDA_2);
     }
@@ -89,7 +103,7 @@ public final class MaskLayout implements Serializable {
         Map<String, double[]> out = new LinkedHashMap<>();
         double ffnMean = Math.log(1 - settings.dropRateInit()) - Math.log(settings.dropRateInit());
         sizes.forEach((name, n) -> {
-            double mean = name.startsWith(PREFIX + "ffn.") ? ffnMean : settings.initialLogit();
+            double mean = ffnLayer(name) >= 0 ? ffnMean : settings.initialLogit();
             double[] v = new double[n];
             for (int i = 0; i < n; i++) {
                 v[i] = mean + 0.01 * gaussian(random);
