@@ -177,4 +177,44 @@ class CompressoJobTest {
         assertArrayEquals(planBytes, Files.readAllBytes(out.resolve("plan.json")));
         assertArrayEquals(weights, Files.readAllBytes(pruned.resolve("model.safetensors")));
     }
+
+    @Test
+    void badSettingsAreOneLineErrorsBeforeAnyOutput() throws Exception {
+        TestSpark.session();
+        LlamaConfig c = TinyModels.builder(2, 4, 2).vocabSize(259).maxPositionEmbeddings(512).build();
+        Path model = model(c);
+        Path data = data();
+        String[][] cases = {
+                {"prune.method = pruner", "prune.method 'pruner' is not supported; expected llm-pruner or compresso"},
+                {"compresso.survivors = some", "compresso.survivors 'some' is not supported; expected fold or one"},
+                {"compresso.layers = \"1:9\"", "compresso.layers"},
+                {"compresso.target-sparsity = 1.5", "compresso.target-sparsity must be in [0, 1), got 1.5"},
+                {"compresso { prune-heads = false, prune-ffn = false, prune-hidden = false }",
+                        "at least one of compresso.prune-heads, prune-ffn and prune-hidden must be true"},
+                {"compresso.target-schedule = step", "compresso.target-schedule 'step' is not supported"},
+                {"compresso.data.kind = images", "compresso.data.kind 'images' is not supported"},
+        };
+        for (String[] bad : cases) {
+            Path out = dir.resolve("bad-" + Math.abs(bad[0].hashCode()));
+            Path conf = Files.writeString(dir.resolve("bad.conf"), String.join("\n",
+                    "spruce {",
+                    "  model.path = \"" + model + "\"",
+                    "  output.dir = \"" + out + "\"",
+                    "  prune.method = compresso",
+                    "  compresso.data.path = \"" + data + "\"",
+                    "  " + bad[0],
+                    "}"));
+            int[] exit = new int[1];
+            String[] err = new String[1];
+            int jobs = TestSpark.jobsStartedDuring(() -> {
+                CliRun.Result r = CliRun.spruce("prune", "-c", conf.toString());
+                exit[0] = r.exit();
+                err[0] = r.err();
+            });
+            assertNotEquals(0, exit[0], bad[0]);
+            assertTrue(err[0].contains(bad[1]), bad[0] + " -> " + err[0]);
+            assertEquals(0, jobs, bad[0] + " started Spark jobs");
+            assertTrue(!Files.exists(out), bad[0] + " left an output");
+        }
+    }
 }
