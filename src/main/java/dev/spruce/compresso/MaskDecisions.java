@@ -6,6 +6,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.spruce.io.JsonLayout;
 import dev.spruce.model.LlamaConfig;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -97,8 +98,16 @@ public final class MaskDecisions {
         return kept(values.get(MaskLayout.HIDDEN), layout.config().hiddenSize());
     }
 
-    /** masks.json: the logits, keep probabilities and deterministic values of every vector, and the kept counts. */
+    /** masks.json without a trajectory. */
     public String toJson(double expectedParams, long fullParams) {
+        return toJson(expectedParams, fullParams, null);
+    }
+
+    /**
+     * masks.json: the logits, keep probabilities and deterministic values of every vector, the kept counts, and
+     * (when given) the expected size and target of every training step.
+     */
+    public String toJson(double expectedParams, long fullParams, dev.spruce.train.TrainingMetrics metrics) {
         HardConcrete hc = layout.settings().hardConcrete();
         LlamaConfig c = layout.config();
         ObjectNode root = JSON.createObjectNode();
@@ -115,6 +124,17 @@ public final class MaskDecisions {
             n.put("kv_groups", c.layerKvHeads(l));
             n.put("kept_channels", keptChannels(l).length);
             n.put("channels", c.layerIntermediate(l));
+        }
+        if (metrics != null && metrics.extraColumns().containsAll(LagrangianTerm.COLUMNS)) {
+            ObjectNode t = root.putObject("trajectory");
+            ArrayNode steps = t.putArray("step");
+            metrics.rows().forEach(r -> steps.add(r.step()));
+            for (String column : List.of("expected_params", "expected_sparsity", "target_sparsity")) {
+                ArrayNode values = t.putArray(column);
+                for (double v : metrics.column(column)) {
+                    values.add(v);
+                }
+            }
         }
         ObjectNode masks = root.putObject("masks");
         logits.forEach((name, a) -> {

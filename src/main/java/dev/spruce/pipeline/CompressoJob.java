@@ -148,7 +148,7 @@ public final class CompressoJob {
         writeParameters(parametersFile, trainable, parameters);
         MaskDecisions decisions = new MaskDecisions(trainable.layout(), parameters);
         Fs.writeStringAtomically(new Path(dir, MASKS_FILE), decisions.toJson(size.expected(parameters),
-                size.fullCount()));
+                size.fullCount(), result.metrics()));
         facts.put("steps", result.steps());
         facts.put("tokens", result.tokens());
         facts.put("expected_params", size.expected(parameters));
@@ -169,6 +169,10 @@ public final class CompressoJob {
         long started = System.nanoTime();
         MaskDecisions d = new MaskDecisions(trainable.layout(), parameters);
         PrunePlan plan = plan(config, d);
+        if (!s.compresso().foldSurvivors()) {
+            LOG.info("compresso: survivors = one: every kept unit's mask value is taken as 1, so the smaller model "
+                    + "runs the binary masks, not the fractional values it was trained with");
+        }
         Map<String, double[]> adapters = new LinkedHashMap<>();
         for (String name : trainable.lora().shapes().keySet()) {
             adapters.put(name, parameters.get(name));

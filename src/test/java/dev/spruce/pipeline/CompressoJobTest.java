@@ -120,6 +120,7 @@ class CompressoJobTest {
         assertEquals("full_width", plan.path("hidden_norm").asText());
         JsonNode masks = new ObjectMapper().readTree(out.resolve("compresso/masks.json").toFile());
         assertEquals(after.hiddenSize(), masks.path("kept_hidden").asInt());
+        assertEquals(6, masks.path("trajectory").path("expected_params").size(), "one expected size per step");
         for (String file : List.of("metrics.csv", LagrangianTerm.SIZE_CHART, LagrangianTerm.LAMBDA_CHART,
                 LagrangianTerm.KEPT_CHART, "parameters.safetensors")) {
             assertTrue(Files.exists(out.resolve("compresso").resolve(file)), file);
