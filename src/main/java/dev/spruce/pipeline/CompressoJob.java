@@ -41,18 +41,20 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Compresso as a pruning method: LoRA and hard-concrete masks trained together on instruction data (or plain text) under the
- * Lagrangian size constraint (stage {@code compresso}, output {@code compresso/}: checkpoints, metrics.csv with
- * the expected size, target and multipliers, size.png, lambdas.png, kept.png, masks.json and the final
- * parameters), then the deterministic masks as a binary plan with the surviving values folded in, applied to the
- * LoRA-merged model (stage {@code apply}: {@code plan.json}, {@code model/}, a smaller Hugging Face model). With
- * resume, training continues from its latest checkpoint.
+ * Compresso as a pruning method: LoRA and hard-concrete masks trained together on instruction data (or plain text)
+ * under the Lagrangian size constraint (stage {@code compresso}, output {@code compresso/}: checkpoints,
+ * metrics.csv with the expected size, target and multipliers, size.png, lambdas.png, kept.png, masks.json, the
+ * final parameters and the adapters in PEFT layout, {@code adapter/}); then the deterministic masks as a binary
+ * plan with the surviving values folded in, applied to the LoRA-merged model (stage {@code apply}:
+ * {@code plan.json}, {@code model/}, a smaller Hugging Face model). With resume, training continues from its
+ * latest checkpoint.
  */
 public final class CompressoJob {
     private static final Logger LOG = LoggerFactory.getLogger("spruce");
     public static final String STAGE = "compresso";
     public static final String MASKS_FILE = "masks.json";
     public static final String PARAMETERS_FILE = "parameters.safetensors";
+    public static final String ADAPTER_DIR = "adapter";
 
     /**
      * Everything the job needs. Instruction data ({@code kind} instructions, the reference's) is rendered with
@@ -146,6 +148,9 @@ public final class CompressoJob {
         }
         Map<String, double[]> parameters = result.parameters();
         writeParameters(parametersFile, trainable, parameters);
+        // The adapters in PEFT layout, for the unpruned base with the masks (the smaller model has them merged).
+        PeftExport.writeAdapter(new Path(dir, ADAPTER_DIR), config, s.compresso().lora(), adapters(trainable,
+                parameters), s.modelPath(), DType.F32, true);
         MaskDecisions decisions = new MaskDecisions(trainable.layout(), parameters);
         Fs.writeStringAtomically(new Path(dir, MASKS_FILE), decisions.toJson(size.expected(parameters),
                 size.fullCount(), result.metrics()));
@@ -173,10 +178,7 @@ public final class CompressoJob {
             LOG.info("compresso: survivors = one: every kept unit's mask value is taken as 1, so the smaller model "
                     + "runs the binary masks, not the fractional values it was trained with");
         }
-        Map<String, double[]> adapters = new LinkedHashMap<>();
-        for (String name : trainable.lora().shapes().keySet()) {
-            adapters.put(name, parameters.get(name));
-        }
+        Map<String, double[]> adapters = adapters(trainable, parameters);
         // LoRA first: the masks multiply activations of the adapted model, so they fold into its merged weights.
         Path merged = run.resolve(STAGE + "/merged");
         PeftExport.writeMerged(Fs.path(s.modelPath()), merged, s.compresso().lora(), adapters, true);
@@ -191,6 +193,14 @@ public final class CompressoJob {
                 d.keptHidden().length, config.hiddenSize());
         run.markDone("apply", (System.nanoTime() - started) / 1e9);
         return new Outcome(model, plan);
+    }
+
+    private static Map<String, double[]> adapters(CompressoTrainable trainable, Map<String, double[]> parameters) {
+        Map<String, double[]> adapters = new LinkedHashMap<>();
+        for (String name : trainable.lora().shapes().keySet()) {
+            adapters.put(name, parameters.get(name));
+        }
+        return adapters;
     }
 
     /** The binary plan of the deterministic masks, with the survivors' values and the full-width norm folded in. */

@@ -122,7 +122,8 @@ class CompressoJobTest {
         assertEquals(after.hiddenSize(), masks.path("kept_hidden").asInt());
         assertEquals(6, masks.path("trajectory").path("expected_params").size(), "one expected size per step");
         for (String file : List.of("metrics.csv", LagrangianTerm.SIZE_CHART, LagrangianTerm.LAMBDA_CHART,
-                LagrangianTerm.KEPT_CHART, "parameters.safetensors")) {
+                LagrangianTerm.KEPT_CHART, "parameters.safetensors", "adapter/adapter_model.safetensors",
+                "adapter/adapter_config.json")) {
             assertTrue(Files.exists(out.resolve("compresso").resolve(file)), file);
         }
         assertTrue(Files.readString(out.resolve("compresso/metrics.csv")).startsWith(
