@@ -22,6 +22,14 @@ public final class TestSpark {
     /** local[2] with task retries (maxFailures 2), UI off; re-created if a test stopped it. */
     public static synchronized SparkSession session() {
         if (session == null || session.sparkContext().isStopped()) {
+            // A job run through the CLI while no session was running started its own (local[2], no task retries);
+            // getOrCreate would hand that one back, and the tests that inject failures rely on retries.
+            scala.Option<SparkSession> leftover = SparkSession.getDefaultSession();
+            if (leftover.isDefined() && !leftover.get().sparkContext().isStopped()) {
+                leftover.get().stop();
+            }
+            SparkSession.clearActiveSession();
+            SparkSession.clearDefaultSession();
             session = SparkSessions.create("spruce-test", "local[2,2]", false,
                     Map.of("spark.sql.shuffle.partitions", "4", "spark.driver.bindAddress", "127.0.0.1"));
             session.sparkContext().setLogLevel("WARN");
