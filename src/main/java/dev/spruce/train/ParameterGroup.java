@@ -35,8 +35,12 @@ public record ParameterGroup(String label, double learningRate, boolean schedule
 
     /** The signed rate of step {@code step} given the run's scheduled rate and base rate. */
     double rate(double scheduledRunRate, double runRate) {
-        double base = Double.isNaN(learningRate) ? runRate : learningRate;
-        double r = scheduled ? (runRate == 0 ? 0 : base * scheduledRunRate / runRate) : base;
+        double r;
+        if (Double.isNaN(learningRate)) {
+            r = scheduled ? scheduledRunRate : runRate; // the run's own rate, bit for bit
+        } else {
+            r = scheduled ? (runRate == 0 ? 0 : learningRate * (scheduledRunRate / runRate)) : learningRate;
+        }
         return ascent ? -r : r;
     }
 
