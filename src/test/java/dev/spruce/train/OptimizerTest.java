@@ -85,4 +85,34 @@ class OptimizerTest {
         // sqrt(v̂) = 2c·sqrt(0.001/0.001999), and it moves up by 0.05·(0.1/0.19)/sqrt(0.001/0.001999) (eps aside).
         assertEquals(2.0 * (1 - 0.0005) + 0.05 * (0.1 / 0.19) / Math.sqrt(0.001 / 0.001999), p[0][2], 1e-7);
     }
+
+    /**
+     * Groups: a parameter that starts at step 3 moves as a fresh AdamW started then (its own step count, so its
+     * own bias correction); a negative rate ascends; the main group keeps the run's scheduled rate bit for bit.
+     */
+    @Test
+    void lateAndAscendingGroupsMoveAsTheirOwnFreshOptimizers() {
+        double[][] together = {{1.0}, {2.0}};
+        AdamW groups = AdamW.fresh(0.9, 0.999, 1e-8, 0.0, together);
+        double[][] late = {{2.0}};
+        AdamW fresh = AdamW.fresh(0.9, 0.999, 1e-8, 0.0, late);
+        double[] gradients = {0.3, -0.2, 0.5, 0.1, -0.4};
+        for (int step = 1; step <= gradients.length; step++) {
+            boolean lateActive = step >= 3;
+            groups.update(together, new double[][] {{gradients[step - 1]}, {gradients[step - 1]}},
+                    new double[] {0.01, -0.1}, new double[] {0, 0}, new boolean[] {true, lateActive});
+            if (lateActive) {
+                fresh.update(late, new double[][] {{-gradients[step - 1]}}, 0.1);
+            }
+        }
+        // Ascent on g equals descent on -g.
+        assertEquals(late[0][0], together[1][0], 0.0);
+        assertArrayEquals(new long[] {5, 3}, groups.steps());
+        ParameterGroup main = ParameterGroup.MAIN;
+        assertEquals(0.1 * 0.3, main.rate(0.1 * 0.3, 0.1), 0.0);
+        ParameterGroup masks = new ParameterGroup("masks", 0.5, false, 0, false, false, 4);
+        assertEquals(0.5, masks.rate(0.03, 0.1), 0.0);
+        assertEquals(-0.5, new ParameterGroup("l", 0.5, false, 0, false, true, 4).rate(0.03, 0.1), 0.0);
+        assertEquals(!masks.active(3), masks.active(4));
+    }
 }
