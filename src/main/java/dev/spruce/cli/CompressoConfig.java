@@ -31,7 +31,6 @@ final class CompressoConfig {
         LlamaConfig config = LlamaConfig.read(Fs.path(model));
         String layers = c.string("compresso.layers").trim();
         LayerRange band = layers.isEmpty() ? LayerRange.all(config.numHiddenLayers()) : LayerRange.parse(layers);
-        band.requireWithin(config, "compresso.layers");
         boolean fold = switch (c.string("compresso.survivors").trim().toLowerCase(Locale.ROOT)) {
             case "fold" -> true;
             case "one" -> false;

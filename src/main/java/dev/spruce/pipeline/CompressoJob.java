@@ -152,11 +152,12 @@ public final class CompressoJob {
         PeftExport.writeAdapter(new Path(dir, ADAPTER_DIR), config, s.compresso().lora(), adapters(trainable,
                 parameters), s.modelPath(), DType.F32, true);
         MaskDecisions decisions = new MaskDecisions(trainable.layout(), parameters);
-        Fs.writeStringAtomically(new Path(dir, MASKS_FILE), decisions.toJson(size.expected(parameters),
-                size.fullCount(), result.metrics()));
+        double expected = size.expected(parameters);
+        Fs.writeStringAtomically(new Path(dir, MASKS_FILE), decisions.toJson(expected, size.fullCount(),
+                result.metrics()));
         facts.put("steps", result.steps());
         facts.put("tokens", result.tokens());
-        facts.put("expected_params", size.expected(parameters));
+        facts.put("expected_params", expected);
         facts.put("lambda_1", parameters.get(MaskLayout.LAMBDA_1)[0]);
         facts.put("lambda_2", parameters.get(MaskLayout.LAMBDA_2)[0]);
         run.put(STAGE, facts);

@@ -160,10 +160,14 @@ final class Checkpoint {
         Path optimizerPath = new Path(dir, OPTIMIZER);
         try (SafetensorsFile f = SafetensorsFile.open(optimizerPath)) {
             double[][] m = layout.read(f, EXP_AVG);
+            double[][] v = layout.read(f, EXP_AVG_SQ);
             String steps = f.metadata().get("steps");
-            optimizer = new AdamW(settings.beta1(), settings.beta2(), settings.epsilon(), settings.weightDecay(),
-                    m, layout.read(f, EXP_AVG_SQ), steps == null ? uniformSteps(m.length, state.step())
-                    : parseSteps(steps, m.length, optimizerPath));
+            // Checkpoints written before parameter groups have one step count for every parameter.
+            optimizer = steps == null
+                    ? new AdamW(settings.beta1(), settings.beta2(), settings.epsilon(), settings.weightDecay(), m, v,
+                            state.step())
+                    : new AdamW(settings.beta1(), settings.beta2(), settings.epsilon(), settings.weightDecay(), m, v,
+                            parseSteps(steps, m.length, optimizerPath));
         }
         Path metricsPath = new Path(dir, METRICS);
         TrainingMetrics metrics = TrainingMetrics.parse(Fs.readString(metricsPath), metricsPath.toString());
@@ -176,12 +180,6 @@ final class Checkpoint {
             b.append(b.length() == 0 ? "" : ",").append(s);
         }
         return b.toString();
-    }
-
-    private static long[] uniformSteps(int n, long step) {
-        long[] s = new long[n];
-        java.util.Arrays.fill(s, step);
-        return s;
     }
 
     private static long[] parseSteps(String text, int n, Path where) {
