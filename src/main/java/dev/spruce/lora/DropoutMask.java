@@ -91,11 +91,52 @@ public final class DropoutMask {
         return x;
     }
 
-    /** {@code v mod P} for 0 <= v < 2^63, exactly: 2^31 = 1 (mod P), so the high bits fold onto the low ones. */
+    /**
+     * {@code v mod P} for 0 <= v < 2^63, exactly: 2^31 = 1 (mod P), so the high bits fold onto the low ones. After
+     * two folds r <= P + 3, so the last step subtracts P exactly when r + 1 reaches 2^31; written without a branch
+     * so that the loops of {@link #hashRange} vectorize.
+     */
     static long modP(long v) {
         long r = (v & P) + (v >>> 31);
         r = (r & P) + (r >>> 31);
-        return r >= P ? r - P : r;
+        return r - (P & -((r + 1) >>> 31));
+    }
+
+    /** Positions per pass of the host mask: a few long[] buffers of this length stay in the L1 cache. */
+    static final int CHUNK = 1024;
+    private static final long[] IOTA = new long[CHUNK];
+
+    static {
+        for (int i = 0; i < CHUNK; i++) {
+            IOTA[i] = i;
+        }
+    }
+
+    /**
+     * {@link #hash} of the positions from, ..., from + len - 1 (len <= {@link #CHUNK}) into x, with y as scratch.
+     * Each modular product is its own short loop: C2 unrolls and vectorizes loops that short, while a loop holding
+     * a whole round is too long to unroll and runs one element at a time, about four times slower.
+     */
+    static void hashRange(long from, int len, long[] keys, long[] x, long[] y) {
+        for (int c = 0; c < len; c++) {
+            x[c] = IOTA[c] + from;
+        }
+        for (int j = 0; j < KEYS; j++) {
+            long cj = C[j];
+            long kj = keys[j];
+            for (int c = 0; c < len; c++) {
+                y[c] = modP(x[c] * cj + kj);
+            }
+            for (int c = 0; c < len; c++) {
+                x[c] = modP(y[c] * y[c]);
+            }
+            for (int c = 0; c < len; c++) {
+                x[c] = modP(x[c] * x[c]);
+            }
+            for (int c = 0; c < len; c++) {
+                x[c] = modP(x[c] * y[c]);
+            }
+        }
     }
 
     /**
@@ -110,20 +151,29 @@ public final class DropoutMask {
             throw new IllegalArgumentException("LoRA dropout: a row of " + perRow + " inputs is too long for the "
                     + "counter-based mask (at most 2^31 - 2)");
         }
-        long threshold = threshold(dropout);
+        long belowKept = threshold(dropout) - 1;
         double scale = 1 / (1 - dropout);
         // float32 values unless the model is float64: 1/(1-p) narrowed once, as fromDoubles would.
         double[] wide = type == DataType.FLOAT64 ? new double[rows * perRow] : null;
         float[] narrow = wide == null ? new float[rows * perRow] : null;
         float narrowScale = (float) scale;
+        long[] x = new long[CHUNK];
+        long[] y = new long[CHUNK];
         for (int r = 0; r < rows; r++) {
             long[] keys = keys(rowSeeds[r], weightName);
-            for (int i = 0, at = r * perRow; i < perRow; i++, at++) {
-                boolean keep = hash(i, keys) >= threshold;
+            for (int from = 0; from < perRow; from += CHUNK) {
+                int len = Math.min(CHUNK, perRow - from);
+                hashRange(from, len, keys, x, y);
+                int at = r * perRow + from;
+                // kept (hash >= threshold) is the sign bit of belowKept - hash: both lie in [-1, P)
                 if (wide != null) {
-                    wide[at] = keep ? scale : 0;
+                    for (int c = 0; c < len; c++) {
+                        wide[at + c] = scale * ((belowKept - x[c]) >>> 63);
+                    }
                 } else {
-                    narrow[at] = keep ? narrowScale : 0f;
+                    for (int c = 0; c < len; c++) {
+                        narrow[at + c] = narrowScale * ((belowKept - x[c]) >>> 63);
+                    }
                 }
             }
         }

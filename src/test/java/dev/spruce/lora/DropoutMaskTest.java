@@ -117,14 +117,26 @@ class DropoutMaskTest {
     @Test
     void theHostMaskEqualsTheDeviceMaskInEveryType() {
         long[] seeds = {5, -6, 7};
-        Shape shape = new Shape(3, 11, 17);
-        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
-            for (DataType type : new DataType[] {DataType.FLOAT64, DataType.FLOAT32, DataType.FLOAT16}) {
-                double[] device = Djl.toDoubles(new DropoutMask(m, 0.3, type).of(keys(m, seeds, K), shape));
-                NDArray host = DropoutMask.onHost(m, seeds, K, shape, 0.3, type);
-                assertEquals(type, host.getDataType());
-                assertArrayEquals(device, Djl.toDoubles(host), 0.0, type.toString());
+        // rows shorter than the host's pass, and rows of several passes with a partial last one
+        for (Shape shape : new Shape[] {new Shape(3, 11, 17), new Shape(3, 3, 1500)}) {
+            try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+                for (DataType type : new DataType[] {DataType.FLOAT64, DataType.FLOAT32, DataType.FLOAT16}) {
+                    double[] device = Djl.toDoubles(new DropoutMask(m, 0.3, type).of(keys(m, seeds, K), shape));
+                    NDArray host = DropoutMask.onHost(m, seeds, K, shape, 0.3, type);
+                    assertEquals(type, host.getDataType());
+                    assertArrayEquals(device, Djl.toDoubles(host), 0.0, type + " " + shape);
+                }
             }
+        }
+        // and against the plain formula, position by position, across pass boundaries
+        double[] host;
+        try (NDManager m = NDManager.newBaseManager(Device.cpu())) {
+            host = Djl.toDoubles(DropoutMask.onHost(m, new long[] {9}, Q, new Shape(1, 2, 1500), 0.3,
+                    DataType.FLOAT64));
+        }
+        long threshold = (long) Math.ceil(0.3 * ((1L << 31) - 1));
+        for (int i = 0; i < host.length; i++) {
+            assertEquals(expected(9, Q, i) >= threshold ? 1 / 0.7 : 0, host[i], 0.0, "position " + i);
         }
     }
 
