@@ -82,8 +82,9 @@ spruce_bench() { # threads, bench args...: one task with THREADS intra-op thread
   SPRUCE_JAVA_OPTS="-Dspark.task.cpus=$t ${SPRUCE_JAVA_OPTS:-}" "$root/bin/spruce" bench "$@" \
     --master "local[$t]" --partitions 1 2>>"$OUT/spruce.stderr"
 }
+shim="$("$root/bin/mkl-vendor-shim" 2>/dev/null || true)" # what bin/spruce preloads on AMD CPUs
 spruce_gemm() {
-  java -Dai.djl.offline=true -cp "$cp" "$root/jobs/CpuParityGemm.java" "$1" 2>>"$OUT/spruce.stderr"
+  LD_PRELOAD="$shim${LD_PRELOAD:+:$LD_PRELOAD}" java -Dai.djl.offline=true -cp "$cp" "$root/jobs/CpuParityGemm.java" "$1" 2>>"$OUT/spruce.stderr"
 }
 record() { # engine workload hidden threads: stdin -> results.log as RESULT lines
   /usr/bin/python3 "$root/jobs/cpu_parity.py" parse --engine "$1" --workload-name "$2" --hidden "$3" --threads "$4" \
@@ -91,6 +92,7 @@ record() { # engine workload hidden threads: stdin -> results.log as RESULT line
 }
 
 { echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cpus; load at start $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "spruce MKL vendor shim: ${shim:-not preloaded}"
   echo "spruce jar: $(grep -o 'pytorch-engine-[0-9.]*\.jar' "$root/target/classpath.txt" | head -1)"; } | tee "$OUT/machine.txt"
 
 for t in $THREADS; do

@@ -5,6 +5,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.spruce.model.Djl;
+import java.nio.ByteBuffer;
+import java.nio.DoubleBuffer;
+import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -153,31 +156,43 @@ public final class DropoutMask {
         }
         long belowKept = threshold(dropout) - 1;
         double scale = 1 / (1 - dropout);
+        boolean wide = type == DataType.FLOAT64;
+        // Written straight into the direct buffer the array will wrap: no Java array of the mask's size, no copy.
+        ByteBuffer buffer = step.allocateDirect(Math.multiplyExact(rows * perRow, wide ? 8 : 4));
+        DoubleBuffer wideOut = wide ? buffer.asDoubleBuffer() : null;
+        FloatBuffer narrowOut = wide ? null : buffer.asFloatBuffer();
         // float32 values unless the model is float64: 1/(1-p) narrowed once, as fromDoubles would.
-        double[] wide = type == DataType.FLOAT64 ? new double[rows * perRow] : null;
-        float[] narrow = wide == null ? new float[rows * perRow] : null;
         float narrowScale = (float) scale;
         long[] x = new long[CHUNK];
         long[] y = new long[CHUNK];
+        double[] wideChunk = wide ? new double[CHUNK] : null;
+        float[] narrowChunk = wide ? null : new float[CHUNK];
         for (int r = 0; r < rows; r++) {
             long[] keys = keys(rowSeeds[r], weightName);
             for (int from = 0; from < perRow; from += CHUNK) {
                 int len = Math.min(CHUNK, perRow - from);
                 hashRange(from, len, keys, x, y);
-                int at = r * perRow + from;
                 // kept (hash >= threshold) is the sign bit of belowKept - hash: both lie in [-1, P)
-                if (wide != null) {
+                if (wide) {
                     for (int c = 0; c < len; c++) {
-                        wide[at + c] = scale * ((belowKept - x[c]) >>> 63);
+                        wideChunk[c] = scale * ((belowKept - x[c]) >>> 63);
                     }
+                    wideOut.put(wideChunk, 0, len);
                 } else {
                     for (int c = 0; c < len; c++) {
-                        narrow[at + c] = narrowScale * ((belowKept - x[c]) >>> 63);
+                        narrowChunk[c] = narrowScale * ((belowKept - x[c]) >>> 63);
                     }
+                    narrowOut.put(narrowChunk, 0, len);
                 }
             }
         }
-        return wide != null ? Djl.fromDoubles(step, wide, input, type) : Djl.fromFloats(step, narrow, input, type);
+        NDArray mask = step.create(buffer, input, wide ? DataType.FLOAT64 : DataType.FLOAT32);
+        if (wide || type == DataType.FLOAT32) {
+            return mask;
+        }
+        NDArray narrowed = mask.toType(type, false);
+        mask.close();
+        return narrowed;
     }
 
     /** The smallest hash value that keeps an element: ceil(p * P). */

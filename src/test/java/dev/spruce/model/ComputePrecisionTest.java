@@ -81,7 +81,7 @@ class ComputePrecisionTest {
     }
 
     /** Largest |a - b| over the largest |b|, over every weight's gradient. */
-    private static double relativeGradientError(Map<String, double[]> actual, Map<String, double[]> expected) {
+    static double relativeGradientError(Map<String, double[]> actual, Map<String, double[]> expected) {
         double err = 0;
         double scale = 0;
         for (Map.Entry<String, double[]> e : expected.entrySet()) {
