@@ -233,6 +233,8 @@ def parse(argv):
         tokens = int(r["tokens"])
         out = dict(base, tokens=tokens, seconds=float(r["gradients s"]), tokens_per_s=tokens / float(r["gradients s"]),
                    job_seconds=float(r["importance s"]), job_tokens_per_s=float(r["tokens/s"]))
+        if "forward/backward s" in r:
+            out["pass_tokens_per_s"] = tokens / float(r["forward/backward s"])
     elif a.workload_name == "train":
         r = rows[0]
         step, compute = float(r["step s"]), float(r["compute s/step"])
@@ -268,9 +270,12 @@ def summarize(argv):
             continue
         extra = ""
         if k[0] == "importance":
-            extra = " (whole job %.0f)" % med([r["job_tokens_per_s"] for r in rs if r["engine"] == "spruce"])
+            extra = " (whole job %.0f" % med([r["job_tokens_per_s"] for r in rs if r["engine"] == "spruce"])
+            passes = [r["pass_tokens_per_s"] for r in rs if r["engine"] == "spruce" and "pass_tokens_per_s" in r]
+            extra += "; forward/backward only %.0f, %.2f)" % (med(passes), med(passes) / med(t)) if passes else ")"
         if k[0] == "train":
-            extra = " (compute only %.0f)" % med([r["compute_tokens_per_s"] for r in rs if r["engine"] == "spruce"])
+            compute = med([r["compute_tokens_per_s"] for r in rs if r["engine"] == "spruce"])
+            extra = " (compute only %.0f, %.2f)" % (compute, compute / med(t))
         print("| %s | %d | %d | %.0f%s | %.0f | %.2f | %d+%d | %.1f-%.1f |" % (
             k[0], k[1], k[2], med(s), extra, med(t), med(s) / med(t), len(s), len(t),
             min(loads) if loads else 0, max(loads) if loads else 0))
@@ -289,7 +294,7 @@ def summarize(argv):
     if d:
         print()
         print("spruce LoRA dropout masks of one micro-batch (4 x 128 tokens, hidden %d, %d elements), drawn as "
-              "LoraAdapters does: %.2f CPU-s (median)" % (d[0]["hidden"], d[0]["elements"], med([r["cpu_s"] for r in d])))
+              "LoraAdapters does on a CPU (DropoutMask.onHost): %.2f CPU-s (median)" % (d[0]["hidden"], d[0]["elements"], med([r["cpu_s"] for r in d])))
     o = [r for r in results if r["workload"] == "overheads"]
     if o:
         print()

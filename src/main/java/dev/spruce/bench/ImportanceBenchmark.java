@@ -30,7 +30,8 @@ import org.apache.spark.sql.SparkSession;
 
 /**
  * The importance job on a random model: tokens per second, and wall time split between gradients
- * (forward/backward and partial sums, including the shuffle write), the reduce (shuffle read, sums, member
+ * (forward/backward and partial sums, including the model load and the shuffle write; forward/backward alone is
+ * the shards' micro-batch loops, summed), the reduce (shuffle read, sums, member
  * vectors), planning and applying; plus the driver JVM's peak heap (in local mode the executors share it).
  */
 public final class ImportanceBenchmark {
@@ -77,6 +78,7 @@ public final class ImportanceBenchmark {
         out.put("importance s", importance);
         out.put("tokens/s", r.tokens() / importance);
         out.put("gradients s", r.computeSeconds());
+        out.put("forward/backward s", r.forwardBackwardSeconds());
         out.put("reduce s", r.reduceSeconds());
         out.put("plan s", planSeconds);
         out.put("apply s", apply);

@@ -26,6 +26,7 @@ import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.Dataset;
 import org.apache.spark.sql.SparkSession;
 import org.apache.spark.util.CollectionAccumulator;
+import org.apache.spark.util.DoubleAccumulator;
 import org.apache.spark.util.LongAccumulator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -50,7 +51,8 @@ public final class DistributedImportance {
      * @param taskDevices one entry per task attempt: {@code executor <id> partition <p> on <device>}
      */
     public record Result(ImportanceScores scores, long samples, long tokens, double computeSeconds,
-                         double reduceSeconds, List<String> taskDevices) implements Serializable {}
+                         double reduceSeconds, List<String> taskDevices, double forwardBackwardSeconds)
+            implements Serializable {}
 
     /**
      * Shuffle keys pack (member index, row block) into a long (Kryo, common on clusters, cannot serialize
@@ -83,7 +85,7 @@ public final class DistributedImportance {
         if (!criterion.isTaylor()) {
             long n = samples.count();
             return new Result(scorer.score(ImportanceEstimator.memberVectors(criterion, members, m -> null,
-                    weights, n)), n, 0, 0, 0, List.of());
+                    weights, n)), n, 0, 0, 0, List.of(), 0);
         }
         JavaRDD<TokenSample> rdd = samples.javaRDD();
         int partitions = rdd.getNumPartitions();
@@ -101,15 +103,16 @@ public final class DistributedImportance {
         LiveCounter samplesDone = new LiveCounter(spark.sparkContext(), "importance samples done",
                 done -> liveProgress(done, totalSamples, started, lastLiveLog));
         LongAccumulator doneAccumulator = samplesDone.accumulator();
+        DoubleAccumulator forwardBackward = spark.sparkContext().doubleAccumulator("importance forward/backward s");
         boolean narrow = !"float64".equals(ref.dataType());
         BlockPartitioner byBlock = BlockPartitioner.of(criterion, memberShapes, blockElements, partitions, narrow);
         JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
                 .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
-                        partitions, doneAccumulator, narrow)),
+                        partitions, doneAccumulator, forwardBackward, narrow)),
                 byBlock, OrderedSums.BLOCKS);
         try {
             return collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements, partitions,
-                    progress, started, samplesDone, devices);
+                    progress, started, samplesDone, devices, forwardBackward);
         } finally {
             ExecutorModels.releaseEverywhere(spark, ref); // the stage's model: later stages load their own
         }
@@ -118,7 +121,8 @@ public final class DistributedImportance {
     private static Result collect(SparkSession spark, JavaPairRDD<Long, double[]> reduced, Criterion criterion,
                                   List<Member> members, List<int[]> memberShapes, GroupScorer scorer,
                                   int blockElements, int partitions, Progress progress, long started,
-                                  LiveCounter samplesDone, CollectionAccumulator<String> devices) {
+                                  LiveCounter samplesDone, CollectionAccumulator<String> devices,
+                                  DoubleAccumulator forwardBackward) {
         List<double[]> countRecords;
         try (samplesDone) {
             countRecords = reduced.lookup(COUNTS);
@@ -143,7 +147,7 @@ public final class DistributedImportance {
         List<String> taskDevices = new ArrayList<>(devices.value());
         LOG.info("importance: {} samples, {} tokens; tasks ran on {}", n, tokens, taskDevices);
         return new Result(scorer.score(MemberVectors.of(assembled)), n, tokens, computeSeconds, reduceSeconds,
-                taskDevices);
+                taskDevices, forwardBackward.value());
     }
 
     private static final long COUNTS = -1L;
@@ -195,7 +199,8 @@ public final class DistributedImportance {
      */
     private static Iterator<Tuple2<Tuple2<Long, Integer>, PartialBlock>> shard(Iterator<TokenSample> it,
             ModelRef ref, Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
-            CollectionAccumulator<String> devices, int shards, LongAccumulator samplesDone, boolean narrow) {
+            CollectionAccumulator<String> devices, int shards, LongAccumulator samplesDone,
+            DoubleAccumulator forwardBackward, boolean narrow) {
         FailureInjection.maybeFail("importance");
         TaskContext tc = TaskContext.get();
         devices.add("executor " + SparkEnv.get().executorId() + " partition " + tc.partitionId() + " on "
@@ -213,12 +218,14 @@ public final class DistributedImportance {
         ShardBlocks blocks = new ShardBlocks(acc, model, criterion, members, shardIndex, blockElements, narrow);
         tc.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> blocks.close());
         try {
+            long passStarted = System.nanoTime();
             for (int from = 0; from < mine.size(); from += microBatch) {
                 List<TokenSample> batch = mine.subList(from, Math.min(mine.size(), from + microBatch));
                 acc.add(Batches.pack(batch, padId));
                 progress.done(batch.size(), acc.tokens());
                 samplesDone.add(batch.size());
             }
+            forwardBackward.add((System.nanoTime() - passStarted) / 1e9);
         } catch (RuntimeException e) {
             blocks.close();
             throw e;

@@ -47,6 +47,16 @@ class BenchCommandTest {
         assertEquals(2, importance.out().lines().filter(l -> l.trim().startsWith("param_first")).count(),
                 importance.out());
         assertTrue(importance.out().contains("tokens/s"), importance.out());
+        List<String> lines = importance.out().lines().toList();
+        List<String> header = Arrays.asList(lines.stream().filter(l -> l.startsWith("criterion")).findFirst()
+                .orElseThrow().trim().split(" {2,}"));
+        for (String row : lines.stream().filter(l -> l.trim().startsWith("param_first")).toList()) {
+            String[] cells = row.trim().split(" {2,}");
+            double gradients = Double.parseDouble(cells[header.indexOf("gradients s")]);
+            double forwardBackward = Double.parseDouble(cells[header.indexOf("forward/backward s")]);
+            // the shards' micro-batch loops are a part of the map stage (two decimals: a tiny model's can read 0.00)
+            assertTrue(forwardBackward >= 0 && forwardBackward <= gradients, row);
+        }
         CliRun.Result train = CliRun.spruce(concat(new String[] {"bench", "train", "--steps", "2", "--global-batch",
                 "4", "--micro-batch", "2", "--length", "8"}, small));
         assertEquals(0, train.exit(), train.err());
