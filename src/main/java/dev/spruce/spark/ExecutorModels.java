@@ -8,6 +8,8 @@ import dev.spruce.model.ModelFiles;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The executor-resident model cache: each executor JVM loads a model once per (model, precision, device)
@@ -17,6 +19,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class ExecutorModels {
     private record Key(String path, String dataType, String device) {}
 
+    private static final Logger LOG = LoggerFactory.getLogger("spruce");
     private static final Map<Key, LlamaModel> MODELS = new ConcurrentHashMap<>();
     private static final Map<Key, AtomicInteger> LOADS = new ConcurrentHashMap<>();
 
@@ -28,7 +31,12 @@ public final class ExecutorModels {
         Key key = new Key(ref.path(), ref.dataType(), device.toString());
         return MODELS.computeIfAbsent(key, k -> {
             LOADS.computeIfAbsent(k, x -> new AtomicInteger()).incrementAndGet();
-            return ModelFiles.load(Fs.path(ref.path()), dataType(ref.dataType(), device), device);
+            long started = System.nanoTime();
+            LlamaModel model = ModelFiles.load(Fs.path(ref.path()), dataType(ref.dataType(), device), device);
+            // at 7B this is minutes of the first task: the log says where they went
+            LOG.info("executor model cache: loaded {} as {} on {} in {} s", ref.path(), model.dataType(), device,
+                    String.format(java.util.Locale.ROOT, "%.2f", (System.nanoTime() - started) / 1e9));
+            return model;
         });
     }
 
