@@ -8,7 +8,8 @@
 # BLAS, fetched once with `apt-get download` into $SPRUCE_PARITY_CACHE (default ~/.cache/spruce-parity) and
 # run with Debian's /usr/bin/python3; nothing is installed.
 #
-# Settings (environment): HIDDENS (default "512 1024"), THREADS ("1 2"), REPEATS (3), WORKLOADS
+# Settings (environment): HIDDENS (default "512 1024"), THREADS ("1 2"), REPEATS (3), TIMED (3: timed passes of
+# importance and evaluation inside each process after its warm-up, median; train times STEPS steps), WORKLOADS
 # ("importance train evaluate"), LAYERS (4), SAMPLES (32), STEPS (5), REQUESTS (256), LENGTH (128),
 # OUT (a new directory under /tmp). Smaller SAMPLES/STEPS/REQUESTS keep the shapes and shorten the runs.
 set -euo pipefail
@@ -17,6 +18,7 @@ cache="${SPRUCE_PARITY_CACHE:-$HOME/.cache/spruce-parity}"
 HIDDENS="${HIDDENS:-512 1024}"
 THREADS="${THREADS:-1 2}"
 REPEATS="${REPEATS:-3}"
+TIMED="${TIMED:-3}"
 WORKLOADS="${WORKLOADS:-importance train evaluate}"
 LAYERS="${LAYERS:-4}"
 SAMPLES="${SAMPLES:-32}"
@@ -106,9 +108,9 @@ for h in $HIDDENS; do
   for t in $THREADS; do
     for w in $WORKLOADS; do
       case "$w" in
-        importance) s=(importance --samples "$SAMPLES"); p=(importance --samples "$SAMPLES" --repeats 1) ;;
+        importance) s=(importance --samples "$SAMPLES" --repeats "$TIMED"); p=(importance --samples "$SAMPLES" --repeats "$TIMED") ;;
         train) s=(train --steps "$STEPS"); p=(train --steps "$STEPS" --repeats 1) ;;
-        evaluate) s=(evaluate --requests "$REQUESTS" --repeats 1); p=(evaluate --requests "$REQUESTS" --repeats 1) ;;
+        evaluate) s=(evaluate --requests "$REQUESTS" --repeats "$TIMED"); p=(evaluate --requests "$REQUESTS" --repeats "$TIMED") ;;
         *) echo "cpu-parity: unknown workload $w (expected importance, train or evaluate)" >&2; exit 1 ;;
       esac
       for r in $(seq "$REPEATS"); do
