@@ -215,7 +215,8 @@ public final class DistributedImportance {
         it.forEachRemaining(mine::add); // token ids only; knowing the count gives the progress lines a total
         ShardProgress progress = new ShardProgress(shardIndex, shards, mine.size());
         GradientAccumulator acc = new GradientAccumulator(model, criterion, members);
-        ShardBlocks blocks = new ShardBlocks(acc, model, criterion, members, shardIndex, blockElements, narrow);
+        ShardBlocks blocks = new ShardBlocks(acc, model, criterion, members, shardIndex, shards, blockElements,
+                narrow);
         tc.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> blocks.close());
         try {
             long passStarted = System.nanoTime();
@@ -250,8 +251,12 @@ public final class DistributedImportance {
         private int block;
         private int row;
         private boolean closed;
+        private final int shards;
+        private long firstBlockNanos;
+        private long values;
 
         ShardBlocks(GradientAccumulator acc, LlamaModel model, Criterion criterion, List<Member> members, int shard,
+                    int shards,
                     int blockElements, boolean narrow) {
             this.acc = acc;
             this.model = model;
@@ -260,6 +265,7 @@ public final class DistributedImportance {
             this.shard = shard;
             this.blockElements = blockElements;
             this.narrow = narrow;
+            this.shards = shards;
         }
 
         @Override
@@ -277,6 +283,7 @@ public final class DistributedImportance {
                 throw new java.util.NoSuchElementException();
             }
             if (!countsSent) {
+                firstBlockNanos = System.nanoTime();
                 countsSent = true;
                 return record(COUNTS, PartialBlock.of(new double[] {acc.samples(), acc.tokens()}, false));
             }
@@ -300,21 +307,31 @@ public final class DistributedImportance {
             return out;
         }
 
-        private Tuple2<Tuple2<Long, Integer>, PartialBlock> record(long key, PartialBlock values) {
-            return new Tuple2<>(new Tuple2<>(key, shard), values);
+        private Tuple2<Tuple2<Long, Integer>, PartialBlock> record(long key, PartialBlock block) {
+            values += block.length();
+            return new Tuple2<>(new Tuple2<>(key, shard), block);
         }
 
         synchronized void close() {
             if (!closed) {
                 closed = true;
                 acc.close();
+                if (member >= members.size()) {
+                    // at 7B a shard's partials are gigabytes: how long the hand-over took is worth a line
+                    LOG.info(String.format(java.util.Locale.ROOT, "importance: shard %d/%d: partial sums of %d "
+                            + "members (%,d values, %s) handed to the shuffle in %.2f s", shard + 1, shards,
+                            members.size(), values, narrow ? "float32" : "float64",
+                            (System.nanoTime() - firstBlockNanos) / 1e9));
+                }
             }
         }
     }
 
     /**
-     * Places the (member, block) keys in contiguous ranges of their dense order, the counts record first, over
-     * enough reduce partitions that one reduce task sorts at most about {@link #REDUCE_TASK_BYTES} of blocks.
+     * Places the counts record alone in partition 0 (the job reads it first, with {@code lookup}, and must not sort
+     * and sum blocks to do so: that would be the reduce's work done twice), and the (member, block) keys in
+     * contiguous ranges of their dense order over enough further partitions that one reduce task sorts at most
+     * about {@link #REDUCE_TASK_BYTES} of blocks.
      */
     static final class BlockPartitioner extends Partitioner {
         private static final long serialVersionUID = 1L;
@@ -342,7 +359,8 @@ public final class DistributedImportance {
             }
             long bytes = values * (narrow ? 4 : 8) * Math.max(1, shards);
             long wanted = Math.max(Math.max(1, shards), (bytes + REDUCE_TASK_BYTES - 1) / REDUCE_TASK_BYTES);
-            return new BlockPartitioner(first, ordinal, (int) Math.min(ordinal, wanted));
+            // + 1: the counts record has a partition of its own, so reading it (lookup) reads nothing else
+            return new BlockPartitioner(first, ordinal, 1 + (int) Math.min(ordinal - 1, wanted));
         }
 
         @Override
@@ -353,8 +371,11 @@ public final class DistributedImportance {
         @Override
         public int getPartition(Object key) {
             long k = OrderedSums.keyOf(key);
-            long ordinal = k == COUNTS ? 0 : firstOrdinal[memberOf(k)] + blockOf(k);
-            return (int) (ordinal * partitions / keys);
+            if (k == COUNTS) {
+                return 0;
+            }
+            long ordinal = firstOrdinal[memberOf(k)] + blockOf(k) - 1;
+            return 1 + (int) (ordinal * (partitions - 1) / (keys - 1));
         }
 
         @Override

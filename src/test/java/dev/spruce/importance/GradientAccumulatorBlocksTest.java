@@ -18,6 +18,7 @@ import dev.spruce.model.WeightSource;
 import dev.spruce.scope.LayerRange;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -190,12 +191,13 @@ class GradientAccumulatorBlocksTest {
     }
 
     @Test
-    void blockPartitionerPlacesEveryKeyInContiguousRangesWithTheCountsFirst() {
+    void blockPartitionerPlacesEveryKeyInContiguousRangesWithTheCountsAlone() {
         List<int[]> shapes = List.of(new int[] {10, 4}, new int[] {7, 3}, new int[] {1, 5});
-        // 40 + 21 + 5 values x 8 bytes x 2 shards: far below one reduce task's budget, so one partition per shard.
+        // 40 + 21 + 5 values x 8 bytes x 2 shards: far below one reduce task's budget, so one block partition per
+        // shard, after the counts record's own.
         DistributedImportance.BlockPartitioner small =
                 DistributedImportance.BlockPartitioner.of(Criterion.PARAM_FIRST, shapes, 8, 2, false);
-        assertEquals(2, small.numPartitions());
+        assertEquals(3, small.numPartitions());
         // Blocks of 2 rows (8 elements / 4 columns), 3 rows and 1 row: 5 + 3 + 1 keys and the counts record.
         long[] keys = new long[10];
         int k = 0;
@@ -208,19 +210,25 @@ class GradientAccumulatorBlocksTest {
         }
         assertEquals(0, small.getPartition(-1L));
         int previous = 0;
-        Set<Integer> seen = new HashSet<>();
+        Map<Integer, Integer> perPartition = new HashMap<>();
         for (long key : keys) {
             int p = small.getPartition(new scala.Tuple2<>(key, 3));
             assertEquals(p, small.getPartition(key), "bare and shuffled keys agree");
             assertTrue(p >= previous, "contiguous ranges in key order");
             previous = p;
-            seen.add(p);
+            perPartition.merge(p, 1, Integer::sum);
         }
-        assertEquals(Set.of(0, 1), seen);
+        // the counts alone in 0; the 9 block keys split 5 + 4 (first 5 ordinals of 9 over 2 partitions)
+        assertEquals(Map.of(0, 1, 1, 5, 2, 4), perPartition);
         // One partition per key once the shuffled bytes need it (capped at the number of keys).
         DistributedImportance.BlockPartitioner large = DistributedImportance.BlockPartitioner.of(Criterion.PARAM_FIRST,
                 List.of(new int[] {1 << 14, 1 << 12}), 1 << 20, 8, true);
-        // 2^26 values x 4 bytes x 8 shards = 2 GiB over 256 MiB tasks = 8 partitions, of 65 keys.
-        assertEquals(8, large.numPartitions());
+        // 2^26 values x 4 bytes x 8 shards = 2 GiB over 256 MiB tasks = 8 block partitions (of 64 keys) + the counts'
+        assertEquals(9, large.numPartitions());
+        // a tiny model: one block partition even with more shards than block keys
+        DistributedImportance.BlockPartitioner tiny = DistributedImportance.BlockPartitioner.of(Criterion.PARAM_FIRST,
+                List.of(new int[] {2, 2}), 8, 4, false);
+        assertEquals(2, tiny.numPartitions());
+        assertEquals(1, tiny.getPartition(DistributedImportance.key(0, 0)));
     }
 }
