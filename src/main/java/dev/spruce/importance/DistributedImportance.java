@@ -252,12 +252,12 @@ public final class DistributedImportance {
         private int row;
         private boolean closed;
         private final int shards;
+        /** When the shuffle writer asked for the first record, and the values handed over since: for the log. */
         private long firstBlockNanos;
         private long values;
 
         ShardBlocks(GradientAccumulator acc, LlamaModel model, Criterion criterion, List<Member> members, int shard,
-                    int shards,
-                    int blockElements, boolean narrow) {
+                    int shards, int blockElements, boolean narrow) {
             this.acc = acc;
             this.model = model;
             this.criterion = criterion;

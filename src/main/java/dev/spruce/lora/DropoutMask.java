@@ -164,7 +164,7 @@ public final class DropoutMask {
         double scale = 1 / (1 - dropout);
         boolean wide = type == DataType.FLOAT64;
         // Written straight into the direct buffer the array will wrap: no Java array of the mask's size, no copy.
-        ByteBuffer buffer = step.allocateDirect(Math.multiplyExact(rows * perRow, wide ? 8 : 4));
+        ByteBuffer buffer = step.allocateDirect(Math.multiplyExact(Math.multiplyExact(rows, perRow), wide ? 8 : 4));
         DoubleBuffer wideOut = wide ? buffer.asDoubleBuffer() : null;
         FloatBuffer narrowOut = wide ? null : buffer.asFloatBuffer();
         // float32 values unless the model is float64: 1/(1-p) narrowed once, as fromDoubles would.
