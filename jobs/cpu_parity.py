@@ -239,8 +239,11 @@ def parse(argv):
         r = rows[0]
         step, compute = float(r["step s"]), float(r["compute s/step"])
         tokens = float(r["tokens/s"]) * step
-        out = dict(base, tokens=round(tokens), seconds=step, tokens_per_s=float(r["tokens/s"]),
-                   compute_seconds=compute, compute_tokens_per_s=tokens / compute)
+        # the twin reports the median of its step times; spruce's own median step when it prints one
+        median = float(r["median step s"]) if "median step s" in r else step
+        out = dict(base, tokens=round(tokens), seconds=median, tokens_per_s=tokens / median,
+                   mean_tokens_per_s=float(r["tokens/s"]), compute_seconds=compute,
+                   compute_tokens_per_s=tokens / compute)
     else:
         r = next(x for x in rows if x["workload"] == "perplexity")
         out = dict(base, tokens=int(r["tokens"]), seconds=float(r["seconds"]),

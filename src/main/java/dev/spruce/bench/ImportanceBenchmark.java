@@ -61,7 +61,7 @@ public final class ImportanceBenchmark {
             r = DistributedImportance.run(spark, ref, config, ModelFiles.weights(st),
                     spark.createDataset(sc.parallelize(samples, s.partitions()).rdd(), Encoders.bean(TokenSample.class)),
                     ScoringSettings.blockWise(s.criterion(), all, all), s.microBatch(), 0,
-                    DistributedImportance.DEFAULT_BLOCK_ELEMENTS);
+                    DistributedImportance.DEFAULT_BLOCK_ELEMENTS, samples.size());
         }
         double importance = seconds(t1);
         long t2 = System.nanoTime();

@@ -79,11 +79,21 @@ public final class DistributedImportance {
     public static Result run(SparkSession spark, ModelRef ref, LlamaConfig config, WeightSource weights,
                              Dataset<TokenSample> samples, ScoringSettings settings, int microBatch,
                              int padId, int blockElements) {
+        return run(spark, ref, config, weights, samples, settings, microBatch, padId, blockElements, -1);
+    }
+
+    /**
+     * Runs the job on samples the caller has already counted: {@code sampleCount} is the progress lines' total, so
+     * the job does not run a Spark job of its own to count them (-1: it does).
+     */
+    public static Result run(SparkSession spark, ModelRef ref, LlamaConfig config, WeightSource weights,
+                             Dataset<TokenSample> samples, ScoringSettings settings, int microBatch,
+                             int padId, int blockElements, long sampleCount) {
         GroupScorer scorer = new GroupScorer(config, settings);
         List<Member> members = scorer.members();
         Criterion criterion = settings.criterion();
         if (!criterion.isTaylor()) {
-            long n = samples.count();
+            long n = sampleCount >= 0 ? sampleCount : samples.count();
             return new Result(scorer.score(ImportanceEstimator.memberVectors(criterion, members, m -> null,
                     weights, n)), n, 0, 0, 0, List.of(), 0);
         }
@@ -98,7 +108,7 @@ public final class DistributedImportance {
         progress.describe("gradients and partial sums over " + partitions + " shards");
         long started = System.nanoTime();
         CollectionAccumulator<String> devices = spark.sparkContext().collectionAccumulator("importance task devices");
-        long totalSamples = samples.count();
+        long totalSamples = sampleCount >= 0 ? sampleCount : samples.count();
         AtomicLong lastLiveLog = new AtomicLong();
         LiveCounter samplesDone = new LiveCounter(spark.sparkContext(), "importance samples done",
                 done -> liveProgress(done, totalSamples, started, lastLiveLog));
@@ -111,8 +121,13 @@ public final class DistributedImportance {
                         partitions, doneAccumulator, forwardBackward, narrow)),
                 byBlock, OrderedSums.BLOCKS);
         try {
-            return collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements, partitions,
+            Result r = collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements, partitions,
                     progress, started, samplesDone, devices, forwardBackward);
+            if (sampleCount >= 0 && r.samples() != sampleCount) {
+                throw new IllegalStateException("importance: the caller counted " + sampleCount
+                        + " calibration samples but the shards scored " + r.samples());
+            }
+            return r;
         } finally {
             ExecutorModels.releaseEverywhere(spark, ref); // the stage's model: later stages load their own
         }

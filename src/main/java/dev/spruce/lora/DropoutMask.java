@@ -11,10 +11,6 @@ import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ForkJoinPool;
-import java.util.function.IntConsumer;
-import java.util.stream.IntStream;
 
 /**
  * LoRA dropout masks computed on the device by a counter-based hash, so that a mask element is a pure function
@@ -111,8 +107,6 @@ public final class DropoutMask {
 
     /** Positions per pass of the host mask: a few long[] buffers of this length stay in the L1 cache. */
     static final int CHUNK = 1024;
-    /** Positions per piece of work when the host mask is drawn on several threads. */
-    static final int SPAN = 64 * CHUNK;
     private static final long[] IOTA = new long[CHUNK];
 
     static {
@@ -169,19 +163,16 @@ public final class DropoutMask {
         FloatBuffer narrowOut = wide ? null : buffer.asFloatBuffer();
         // float32 values unless the model is float64: 1/(1-p) narrowed once, as fromDoubles would.
         float narrowScale = (float) scale;
-        int spansPerRow = (perRow + SPAN - 1) / SPAN;
-        int pieces = rows * spansPerRow;
-        // Disjoint pieces of the buffer, written with absolute puts: any order and any thread give the same mask.
-        IntConsumer piece = p -> {
-            int r = p / spansPerRow;
-            int end = Math.min(perRow, (p % spansPerRow + 1) * SPAN);
+        // On the task thread alone. Drawn on helper threads, the mask competed for the cores with libtorch's own
+        // intra-op workers (still spinning after each op) and a two-thread LoRA step got slower, not faster.
+        long[] x = new long[CHUNK];
+        long[] y = new long[CHUNK];
+        double[] wideChunk = wide ? new double[CHUNK] : null;
+        float[] narrowChunk = wide ? null : new float[CHUNK];
+        for (int r = 0; r < rows; r++) {
             long[] keys = keys(rowSeeds[r], weightName);
-            long[] x = new long[CHUNK];
-            long[] y = new long[CHUNK];
-            double[] wideChunk = wide ? new double[CHUNK] : null;
-            float[] narrowChunk = wide ? null : new float[CHUNK];
-            for (int from = (p % spansPerRow) * SPAN; from < end; from += CHUNK) {
-                int len = Math.min(CHUNK, end - from);
+            for (int from = 0; from < perRow; from += CHUNK) {
+                int len = Math.min(CHUNK, perRow - from);
                 hashRange(from, len, keys, x, y);
                 int at = r * perRow + from;
                 // kept (hash >= threshold) is the sign bit of belowKept - hash: both lie in [-1, P)
@@ -196,25 +187,6 @@ public final class DropoutMask {
                     }
                     narrowOut.put(at, narrowChunk, 0, len);
                 }
-            }
-        };
-        // The task's CPU share, as libtorch's own ops use it: at one thread this is a plain loop.
-        int threads = Math.min(Djl.intraOpThreads(), pieces);
-        if (threads <= 1) {
-            for (int p = 0; p < pieces; p++) {
-                piece.accept(p);
-            }
-        } else {
-            ForkJoinPool pool = new ForkJoinPool(threads);
-            try {
-                pool.submit(() -> IntStream.range(0, pieces).parallel().forEach(piece)).get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("LoRA dropout: interrupted while drawing the mask", e);
-            } catch (ExecutionException e) {
-                throw new IllegalStateException("LoRA dropout: drawing the mask failed", e.getCause());
-            } finally {
-                pool.shutdown();
             }
         }
         NDArray mask = step.create(buffer, input, wide ? DataType.FLOAT64 : DataType.FLOAT32);

@@ -27,11 +27,6 @@ import ai.djl.pytorch.jni.JniUtils;
 public final class Djl {
     private Djl() {}
 
-    /** libtorch's intra-op threads in this JVM: the CPU share of the current task once {@code TaskDevice} set it. */
-    public static int intraOpThreads() {
-        return Math.max(1, JniUtils.getNumThreads());
-    }
-
     /** A 0-dimensional array on {@code manager}; keep the manager open until backward is done (P1). */
     public static NDArray scalar(NDManager manager, double value, DataType type) {
         checkDataType(type, manager);

@@ -172,7 +172,8 @@ public final class PruneJob {
         DistributedImportance.Result r;
         try (SafetensorsModel weights = SafetensorsModel.open(modelDir)) {
             r = DistributedImportance.run(spark, new ModelRef(modelDir.toString(), s.dtype(), s.cpuOnly()), config,
-                    ModelFiles.weights(weights), samples, s.scoring(), s.microBatch(), padId, s.blockElements());
+                    ModelFiles.weights(weights), samples, s.scoring(), s.microBatch(), padId, s.blockElements(),
+                    ((Number) fingerprint.get("samples")).longValue());
         }
         samples.unpersist();
         run.claim();

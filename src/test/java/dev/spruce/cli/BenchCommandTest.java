@@ -62,9 +62,15 @@ class BenchCommandTest {
         assertEquals(0, train.exit(), train.err());
         List<String> rows = train.out().lines().filter(l -> l.trim().startsWith("lora r8")).toList();
         assertEquals(2, rows.size(), train.out());
+        List<String> trainHeader = Arrays.asList(train.out().lines().filter(l -> l.startsWith("trainable"))
+                .findFirst().orElseThrow().trim().split(" {2,}"));
         for (String row : rows) {
             String[] cells = row.trim().split(" {2,}");
             assertEquals("2", cells[3], "steps: " + row);
+            double median = Double.parseDouble(cells[trainHeader.indexOf("median step s")]);
+            double wall = Double.parseDouble(cells[trainHeader.indexOf("wall s")]);
+            // one of two steps' wall times (their mean, for two): more than nothing, less than the whole run
+            assertTrue(median > 0 && median < wall, row);
         }
     }
 

@@ -126,6 +126,48 @@ class DistributedImportanceTest {
     }
 
     @Test
+    void aCountFromTheCallerSavesTheCountJobAndAWrongOneIsRefused() throws Exception {
+        java.util.concurrent.atomic.AtomicInteger jobs = new java.util.concurrent.atomic.AtomicInteger();
+        org.apache.spark.scheduler.SparkListener listener = new org.apache.spark.scheduler.SparkListener() {
+            @Override
+            public void onJobStart(org.apache.spark.scheduler.SparkListenerJobStart job) {
+                jobs.incrementAndGet();
+            }
+        };
+        spark.sparkContext().addSparkListener(listener);
+        DistributedImportance.Result counted;
+        DistributedImportance.Result told;
+        int countingJobs;
+        int toldJobs;
+        try (SafetensorsModel st = SafetensorsModel.open(Fs.path(modelPath))) {
+            ModelRef ref = new ModelRef(modelPath, "float64", true);
+            counted = DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st), dataset(2), SETTINGS, 2,
+                    0, 64);
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            countingJobs = jobs.getAndSet(0);
+            told = DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st), dataset(2), SETTINGS, 2, 0,
+                    64, samples.size());
+            spark.sparkContext().listenerBus().waitUntilEmpty();
+            toldJobs = jobs.get();
+            IllegalStateException wrong = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+                    () -> DistributedImportance.run(spark, ref, CONFIG, ModelFiles.weights(st), dataset(2), SETTINGS,
+                            2, 0, 64, samples.size() + 1));
+            assertTrue(wrong.getMessage().contains("counted 8 calibration samples but the shards scored 7"),
+                    wrong.getMessage());
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+        }
+        assertTrue(toldJobs < countingJobs, toldJobs + " jobs with the count given, " + countingJobs + " without");
+        for (int l = 0; l < CONFIG.numHiddenLayers(); l++) {
+            // the same shards added in the same order: the same bits
+            org.junit.jupiter.api.Assertions.assertArrayEquals(counted.scores().attention()[l],
+                    told.scores().attention()[l], "attention layer " + l);
+            org.junit.jupiter.api.Assertions.assertArrayEquals(counted.scores().mlp()[l], told.scores().mlp()[l],
+                    "mlp layer " + l);
+        }
+    }
+
+    @Test
     void sparkJobsCarryTheStageGroupAndADescription() {
         List<String> seen = java.util.Collections.synchronizedList(new ArrayList<>());
         org.apache.spark.scheduler.SparkListener listener = new org.apache.spark.scheduler.SparkListener() {
