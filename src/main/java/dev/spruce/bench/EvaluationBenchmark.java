@@ -7,7 +7,6 @@ import dev.spruce.eval.tasks.PerplexityWindow;
 import dev.spruce.report.TextTable;
 import dev.spruce.spark.ModelRef;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -103,8 +102,7 @@ public final class EvaluationBenchmark {
             work.get();
             seconds[i] = (System.nanoTime() - start) / 1e9;
         }
-        Arrays.sort(seconds);
-        return repeats % 2 == 1 ? seconds[repeats / 2] : (seconds[repeats / 2 - 1] + seconds[repeats / 2]) / 2;
+        return Median.of(seconds);
     }
 
     /** The results as a fixed-width table. */

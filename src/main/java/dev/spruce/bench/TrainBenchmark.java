@@ -65,7 +65,7 @@ public final class TrainBenchmark {
         row.put("step s", (r.timings().compute() + r.timings().reduce() + r.timings().broadcast()
                 + r.timings().optimizer()) / steps);
         // PyTorch-style step timings report a median over steps; the mean above carries every slow outlier
-        row.put("median step s", median(r.metrics().rows().stream().mapToDouble(TrainingMetrics.Row::seconds)
+        row.put("median step s", Median.of(r.metrics().rows().stream().mapToDouble(TrainingMetrics.Row::seconds)
                 .toArray()));
         row.put("compute s/step", r.timings().compute() / steps);
         row.put("reduce s/step", r.timings().reduce() / steps);
@@ -73,16 +73,6 @@ public final class TrainBenchmark {
         row.put("optimizer s/step", r.timings().optimizer() / steps);
         row.put("wall s", wall);
         return row;
-    }
-
-    static double median(double[] values) {
-        if (values.length == 0) {
-            return Double.NaN;
-        }
-        double[] v = values.clone();
-        java.util.Arrays.sort(v);
-        int h = v.length / 2;
-        return v.length % 2 == 1 ? v[h] : (v[h - 1] + v[h]) / 2;
     }
 
     private static long numel(long[] shape) {
