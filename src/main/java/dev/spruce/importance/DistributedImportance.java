@@ -89,6 +89,17 @@ public final class DistributedImportance {
     public static Result run(SparkSession spark, ModelRef ref, LlamaConfig config, WeightSource weights,
                              Dataset<TokenSample> samples, ScoringSettings settings, int microBatch,
                              int padId, int blockElements, long sampleCount) {
+        return run(spark, ref, config, weights, samples, settings, microBatch, padId, blockElements, sampleCount,
+                false);
+    }
+
+    /**
+     * @param shuffleOneShard send a single shard's partial sums through the shuffle as if there were several (tests
+     *                        compare the two paths); by default one shard computes its member vectors itself
+     */
+    static Result run(SparkSession spark, ModelRef ref, LlamaConfig config, WeightSource weights,
+                      Dataset<TokenSample> samples, ScoringSettings settings, int microBatch,
+                      int padId, int blockElements, long sampleCount, boolean shuffleOneShard) {
         GroupScorer scorer = new GroupScorer(config, settings);
         List<Member> members = scorer.members();
         Criterion criterion = settings.criterion();
@@ -105,7 +116,9 @@ public final class DistributedImportance {
             memberShapes.add(GradientAccumulator.rowsCols(shapes.get(m.tensor())));
         }
         Progress progress = new Progress(spark, "importance", partitions);
-        progress.describe("gradients and partial sums over " + partitions + " shards");
+        boolean oneShard = partitions == 1 && !shuffleOneShard;
+        progress.describe(oneShard ? "gradients and member vectors of its one shard"
+                : "gradients and partial sums over " + partitions + " shards");
         long started = System.nanoTime();
         CollectionAccumulator<String> devices = spark.sparkContext().collectionAccumulator("importance task devices");
         long totalSamples = sampleCount >= 0 ? sampleCount : samples.count();
@@ -115,22 +128,98 @@ public final class DistributedImportance {
         LongAccumulator doneAccumulator = samplesDone.accumulator();
         DoubleAccumulator forwardBackward = spark.sparkContext().doubleAccumulator("importance forward/backward s");
         boolean narrow = !"float64".equals(ref.dataType());
+        if (oneShard) {
+            try {
+                return oneShard(rdd, ref, criterion, members, memberShapes, scorer, microBatch, padId, blockElements,
+                        devices, doneAccumulator, forwardBackward, narrow, sampleCount, progress, started, samplesDone);
+            } finally {
+                ExecutorModels.releaseEverywhere(spark, ref);
+            }
+        }
         BlockPartitioner byBlock = BlockPartitioner.of(criterion, memberShapes, blockElements, partitions, narrow);
         JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
                 .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
-                        partitions, doneAccumulator, forwardBackward, narrow)),
+                        partitions, doneAccumulator, forwardBackward, narrow, "the shuffle")),
                 byBlock, OrderedSums.BLOCKS);
         try {
-            Result r = collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements, partitions,
-                    progress, started, samplesDone, devices, forwardBackward);
-            if (sampleCount >= 0 && r.samples() != sampleCount) {
-                throw new IllegalStateException("importance: the caller counted " + sampleCount
-                        + " calibration samples but the shards scored " + r.samples());
-            }
-            return r;
+            return checkCount(collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements,
+                    partitions, progress, started, samplesDone, devices, forwardBackward), sampleCount);
         } finally {
             ExecutorModels.releaseEverywhere(spark, ref); // the stage's model: later stages load their own
         }
+    }
+
+    private static Result checkCount(Result r, long sampleCount) {
+        if (sampleCount >= 0 && r.samples() != sampleCount) {
+            throw new IllegalStateException("importance: the caller counted " + sampleCount
+                    + " calibration samples but the shards scored " + r.samples());
+        }
+        return r;
+    }
+
+    /**
+     * One shard needs no cross-shard sums, so it skips the shuffle: its task turns each block into its member-vector
+     * piece as the reduce would (the same values, the same additions in block order), and only the pieces reach the
+     * driver. With one shard the shuffle would carry a float32 copy of every scored weight (26 GB for LLaMA-7B).
+     */
+    private static Result oneShard(JavaRDD<TokenSample> rdd, ModelRef ref, Criterion criterion, List<Member> members,
+                                   List<int[]> memberShapes, GroupScorer scorer, int microBatch, int padId,
+                                   int blockElements, CollectionAccumulator<String> devices,
+                                   LongAccumulator samplesDone, DoubleAccumulator forwardBackward, boolean narrow,
+                                   long sampleCount, Progress progress, long started, LiveCounter live) {
+        List<Tuple2<Long, double[]>> records;
+        try (live) {
+            records = rdd.mapPartitions(it -> memberPieces(shard(it, ref, criterion, members, microBatch, padId,
+                    blockElements, devices, 1, samplesDone, forwardBackward, narrow, "member vectors"), criterion,
+                    members, memberShapes)).collect();
+        }
+        if (records.isEmpty() || records.get(0)._2()[0] == 0) {
+            progress.finish();
+            throw new IllegalArgumentException("the calibration set is empty: no samples reached the importance job");
+        }
+        long n = (long) records.get(0)._2()[0];
+        long tokens = (long) records.get(0)._2()[1];
+        double computeSeconds = (System.nanoTime() - started) / 1e9;
+        progress.done(1);
+        long assembleStarted = System.nanoTime();
+        Map<Member, double[]> assembled = assemble(records.subList(1, records.size()), members, memberShapes,
+                criterion, blockElements);
+        double reduceSeconds = (System.nanoTime() - assembleStarted) / 1e9;
+        progress.finish();
+        List<String> taskDevices = new ArrayList<>(devices.value());
+        LOG.info("importance: {} samples, {} tokens in one shard; the task ran on {}", n, tokens, taskDevices);
+        return checkCount(new Result(scorer.score(MemberVectors.of(assembled)), n, tokens, computeSeconds,
+                reduceSeconds, taskDevices, forwardBackward.value()), sampleCount);
+    }
+
+    /**
+     * A lone shard's blocks as the pieces {@link #assemble} takes: the counts record first, then per key its piece,
+     * column-axis pieces added in block order as {@link OrderedSums} adds them.
+     */
+    private static Iterator<Tuple2<Long, double[]>> memberPieces(
+            Iterator<Tuple2<Tuple2<Long, Integer>, PartialBlock>> blocks, Criterion criterion, List<Member> members,
+            List<int[]> memberShapes) {
+        if (!blocks.hasNext()) {
+            return java.util.Collections.emptyIterator();
+        }
+        double[] counts = blocks.next()._2().toDoubles();
+        long n = (long) counts[0];
+        Map<Long, double[]> pieces = new java.util.LinkedHashMap<>();
+        pieces.put(COUNTS, counts);
+        while (blocks.hasNext()) {
+            Tuple2<Tuple2<Long, Integer>, PartialBlock> b = blocks.next();
+            Tuple2<Tuple2<Long, Integer>, double[]> piece = memberPiece(b._1()._1(), b._2().toDoubles(), criterion,
+                    members, memberShapes, n);
+            double[] sum = pieces.get(piece._1()._1());
+            if (sum == null) {
+                pieces.put(piece._1()._1(), piece._2());
+            } else {
+                OrderedSums.DOUBLES.add(sum, piece._2(), piece._1()._1());
+            }
+        }
+        List<Tuple2<Long, double[]>> out = new ArrayList<>();
+        pieces.forEach((k, v) -> out.add(new Tuple2<>(k, v)));
+        return out.iterator();
     }
 
     private static Result collect(SparkSession spark, JavaPairRDD<Long, double[]> reduced, Criterion criterion,
@@ -215,7 +304,7 @@ public final class DistributedImportance {
     private static Iterator<Tuple2<Tuple2<Long, Integer>, PartialBlock>> shard(Iterator<TokenSample> it,
             ModelRef ref, Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
             CollectionAccumulator<String> devices, int shards, LongAccumulator samplesDone,
-            DoubleAccumulator forwardBackward, boolean narrow) {
+            DoubleAccumulator forwardBackward, boolean narrow, String destination) {
         FailureInjection.maybeFail("importance");
         TaskContext tc = TaskContext.get();
         devices.add("executor " + SparkEnv.get().executorId() + " partition " + tc.partitionId() + " on "
@@ -231,7 +320,7 @@ public final class DistributedImportance {
         ShardProgress progress = new ShardProgress(shardIndex, shards, mine.size());
         GradientAccumulator acc = new GradientAccumulator(model, criterion, members);
         ShardBlocks blocks = new ShardBlocks(acc, model, criterion, members, shardIndex, shards, blockElements,
-                narrow);
+                narrow, destination);
         tc.addTaskCompletionListener((org.apache.spark.util.TaskCompletionListener) ctx -> blocks.close());
         try {
             long passStarted = System.nanoTime();
@@ -267,13 +356,16 @@ public final class DistributedImportance {
         private int row;
         private boolean closed;
         private final int shards;
+        /** Where the blocks go, for the log: the shuffle, or a lone shard's member vectors. */
+        private final String destination;
         /** When the shuffle writer asked for the first record, and the values handed over since: for the log. */
         private long firstBlockNanos;
         private long values;
 
         ShardBlocks(GradientAccumulator acc, LlamaModel model, Criterion criterion, List<Member> members, int shard,
-                    int shards, int blockElements, boolean narrow) {
+                    int shards, int blockElements, boolean narrow, String destination) {
             this.acc = acc;
+            this.destination = destination;
             this.model = model;
             this.criterion = criterion;
             this.members = members;
@@ -334,8 +426,8 @@ public final class DistributedImportance {
                 if (member >= members.size()) {
                     // at 7B a shard's partials are gigabytes: how long the hand-over took is worth a line
                     LOG.info(String.format(java.util.Locale.ROOT, "importance: shard %d/%d: partial sums of %d "
-                            + "members (%,d values, %s) handed to the shuffle in %.2f s", shard + 1, shards,
-                            members.size(), values, narrow ? "float32" : "float64",
+                            + "members (%,d values, %s) handed to %s in %.2f s", shard + 1, shards,
+                            members.size(), values, narrow ? "float32" : "float64", destination,
                             (System.nanoTime() - firstBlockNanos) / 1e9));
                 }
             }

@@ -168,6 +168,50 @@ class DistributedImportanceTest {
     }
 
     @Test
+    void aLoneShardSkipsTheShuffleAndGivesTheShuffledPathsBits() throws Exception {
+        java.util.concurrent.atomic.AtomicLong shuffleBytes = new java.util.concurrent.atomic.AtomicLong();
+        org.apache.spark.scheduler.SparkListener listener = new org.apache.spark.scheduler.SparkListener() {
+            @Override
+            public void onTaskEnd(org.apache.spark.scheduler.SparkListenerTaskEnd task) {
+                if (task.taskMetrics() != null) {
+                    shuffleBytes.addAndGet(task.taskMetrics().shuffleWriteMetrics().bytesWritten());
+                }
+            }
+        };
+        spark.sparkContext().addSparkListener(listener);
+        try (SafetensorsModel st = SafetensorsModel.open(Fs.path(modelPath))) {
+            for (String dtype : new String[] {"float64", "float32"}) {
+                ModelRef ref = new ModelRef(modelPath, dtype, true);
+                for (Criterion c : new Criterion[] {Criterion.PARAM_FIRST, Criterion.PARAM_MIX, Criterion.VECTORIZE}) {
+                    ScoringSettings s = ScoringSettings.blockWise(c, new LayerRange(0, 4), new LayerRange(0, 4));
+                    String what = dtype + " " + c;
+                    // 40-element blocks: column-axis pieces are sums over several blocks; the count is given, since
+                    // Dataset.count() shuffles its partial counts
+                    spark.sparkContext().listenerBus().waitUntilEmpty();
+                    shuffleBytes.set(0);
+                    DistributedImportance.Result direct = DistributedImportance.run(spark, ref, CONFIG,
+                            ModelFiles.weights(st), dataset(1), s, 2, 0, 40, samples.size(), false);
+                    spark.sparkContext().listenerBus().waitUntilEmpty();
+                    assertEquals(0, shuffleBytes.getAndSet(0), what + ": shuffle bytes of the lone shard");
+                    DistributedImportance.Result shuffled = DistributedImportance.run(spark, ref, CONFIG,
+                            ModelFiles.weights(st), dataset(1), s, 2, 0, 40, samples.size(), true);
+                    spark.sparkContext().listenerBus().waitUntilEmpty();
+                    assertTrue(shuffleBytes.get() > 1000, what + ": the shuffled path wrote " + shuffleBytes.get());
+                    assertEquals(7, direct.samples(), what);
+                    assertEquals(shuffled.tokens(), direct.tokens(), what);
+                    for (int l = 0; l < CONFIG.numHiddenLayers(); l++) {
+                        assertArrayEquals(shuffled.scores().attention()[l], direct.scores().attention()[l],
+                                what + " attention layer " + l);
+                        assertArrayEquals(shuffled.scores().mlp()[l], direct.scores().mlp()[l], what + " mlp layer " + l);
+                    }
+                }
+            }
+        } finally {
+            spark.sparkContext().removeSparkListener(listener);
+        }
+    }
+
+    @Test
     void sparkJobsCarryTheStageGroupAndADescription() {
         List<String> seen = java.util.Collections.synchronizedList(new ArrayList<>());
         org.apache.spark.scheduler.SparkListener listener = new org.apache.spark.scheduler.SparkListener() {
