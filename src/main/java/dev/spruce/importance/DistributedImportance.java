@@ -160,7 +160,8 @@ public final class DistributedImportance {
     /**
      * One shard needs no cross-shard sums, so it skips the shuffle: its task turns each block into its member-vector
      * piece as the reduce would (the same values, the same additions in block order), and only the pieces reach the
-     * driver. With one shard the shuffle would carry a float32 copy of every scored weight (26 GB for LLaMA-7B).
+     * driver. With one shard the shuffle would carry a float32 copy of every scored weight: about 21 GB for LLaMA-7B's
+     * default layers 4-29.
      */
     private static Result oneShard(JavaRDD<TokenSample> rdd, ModelRef ref, Criterion criterion, List<Member> members,
                                    List<int[]> memberShapes, GroupScorer scorer, int microBatch, int padId,
