@@ -299,8 +299,9 @@ public final class DistributedImportance {
 
     /**
      * A task's partial sums keyed by (member and block, the task's partition), the order they are added in. The
-     * gradients are accumulated first; the blocks are then computed one at a time as the shuffle writer asks for
-     * them, so the task's heap holds about one block, not its shard's whole partial.
+     * gradients are accumulated first; the blocks are then computed one at a time as the shuffle writer (or, for a
+     * lone shard, {@link #memberPieces}) asks for them, so the task's heap holds about one block, not its shard's
+     * whole partial.
      */
     private static Iterator<Tuple2<Tuple2<Long, Integer>, PartialBlock>> shard(Iterator<TokenSample> it,
             ModelRef ref, Criterion criterion, List<Member> members, int microBatch, int padId, int blockElements,
