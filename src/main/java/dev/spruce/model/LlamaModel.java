@@ -71,7 +71,7 @@ public final class LlamaModel implements AutoCloseable {
                 Shape shape = new Shape(e.getValue());
                 NDArray a = dataType == DataType.FLOAT64
                         ? manager.create(source.readDouble(name), shape)
-                        : Djl.fromFloats(manager, source.readFloat(name), shape, dataType);
+                        : readFloats(manager, source, name, shape, dataType);
                 if (dataType == DataType.FLOAT32 || dataType == DataType.FLOAT64) {
                     a = Djl.ownedByLibtorch(a);
                 }
@@ -84,6 +84,27 @@ public final class LlamaModel implements AutoCloseable {
         }
         return new LlamaModel(config, dataType, manager, weights,
                 new DeviceTables(manager, Rope.inverseFrequencies(config)), true);
+    }
+
+    /**
+     * One weight as float32 decoded straight into the direct buffer the tensor is made from, then converted to
+     * {@code dataType}: no tensor-sized Java array and one copy fewer than going through {@code float[]}.
+     */
+    private static NDArray readFloats(NDManager manager, WeightSource source, String name, Shape shape,
+                                      DataType dataType) {
+        long bytes = shape.size() * Float.BYTES;
+        if (bytes > Integer.MAX_VALUE) { // beyond one ByteBuffer: the array path, and DJL's own limits
+            return Djl.fromFloats(manager, source.readFloat(name), shape, dataType);
+        }
+        java.nio.ByteBuffer buffer = manager.allocateDirect((int) bytes);
+        source.readFloat(name, buffer.asFloatBuffer());
+        NDArray a = manager.create(buffer, shape, DataType.FLOAT32);
+        if (dataType == DataType.FLOAT32) {
+            return a;
+        }
+        NDArray converted = a.toType(dataType, false);
+        a.close();
+        return converted;
     }
 
     /**

@@ -63,6 +63,11 @@ public final class ModelFiles {
             }
 
             @Override
+            public void readFloat(String name, java.nio.FloatBuffer into) {
+                st.readFloat(name, into);
+            }
+
+            @Override
             public double[] readDouble(String name) {
                 return st.readDouble(name);
             }

@@ -11,6 +11,14 @@ public interface WeightSource {
 
     float[] readFloat(String name);
 
+    /**
+     * The tensor's {@link #readFloat} values written into {@code into} from index 0 (its capacity is the element
+     * count). Sources that can decode in place (safetensors files) skip the Java array.
+     */
+    default void readFloat(String name, java.nio.FloatBuffer into) {
+        into.put(0, readFloat(name));
+    }
+
     double[] readDouble(String name);
 
     /** Host float64 weights with shapes taken from {@link TensorNames#expectedShapes}. */

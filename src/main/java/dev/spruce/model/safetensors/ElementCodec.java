@@ -1,6 +1,7 @@
 package dev.spruce.model.safetensors;
 
 import java.nio.ByteBuffer;
+import java.nio.FloatBuffer;
 
 /**
  * Converts between little-endian safetensors elements and Java float/double values. Buffers must be in
@@ -18,6 +19,18 @@ final class ElementCodec {
         for (int i = 0; i < count; i++) {
             // a long goes to float directly: through double it would be rounded twice
             dst[offset + i] = type == DType.I64 ? (float) src.getLong() : (float) get(type, src);
+        }
+    }
+
+    /** As {@link #decode(DType, ByteBuffer, float[], int, int)}, into {@code dst} from index {@code offset}. */
+    static void decode(DType type, ByteBuffer src, FloatBuffer dst, int offset, int count) {
+        if (type == DType.F32) {
+            dst.put(offset, src.asFloatBuffer(), 0, count);
+            src.position(src.position() + count * Float.BYTES);
+            return;
+        }
+        for (int i = 0; i < count; i++) {
+            dst.put(offset + i, type == DType.I64 ? (float) src.getLong() : (float) get(type, src));
         }
     }
 

@@ -5,6 +5,7 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.FloatBuffer;
 import java.util.Map;
 import java.util.SortedMap;
 import org.apache.hadoop.fs.FSDataInputStream;
@@ -101,6 +102,19 @@ public final class SafetensorsFile implements AutoCloseable {
         float[] values = new float[arrayLength(t, t.numel(), "elements")];
         readChunks(t, (chunk, first, count) -> ElementCodec.decode(t.dtype(), chunk, values, first, count));
         return values;
+    }
+
+    /**
+     * The tensor's values as floats, as {@link #readFloat(String)}, decoded straight into {@code into} (indices 0 to
+     * numel - 1, whatever its position): a direct buffer that becomes a native tensor needs no Java array between.
+     */
+    public void readFloat(String name, FloatBuffer into) {
+        TensorInfo t = info(name);
+        if (into.capacity() != t.numel()) {
+            throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' has " + t.numel()
+                    + " elements, the buffer holds " + into.capacity());
+        }
+        readChunks(t, (chunk, first, count) -> ElementCodec.decode(t.dtype(), chunk, into, first, count));
     }
 
     /** The tensor's values as doubles: exact for every type but I64 beyond 2^53. */

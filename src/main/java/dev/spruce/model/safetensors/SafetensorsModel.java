@@ -134,6 +134,11 @@ public final class SafetensorsModel implements AutoCloseable {
         return shard(name).readDouble(name);
     }
 
+    /** See {@link SafetensorsFile#readFloat(String, java.nio.FloatBuffer)}. */
+    public void readFloat(String name, java.nio.FloatBuffer into) {
+        shard(name).readFloat(name, into);
+    }
+
     public byte[] readRaw(String name) {
         return shard(name).readRaw(name);
     }

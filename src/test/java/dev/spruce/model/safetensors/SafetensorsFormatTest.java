@@ -52,6 +52,41 @@ class SafetensorsFormatTest {
     }
 
     @Test
+    void decodingIntoADirectBufferGivesTheStoredValuesAcrossReadChunks() {
+        // more elements than one 1 MiB read chunk holds (262,144 F32, 524,288 BF16), so chunk offsets matter
+        int f32 = 300_001;
+        int bf16 = 600_003;
+        String header = "{\"w\":{\"dtype\":\"F32\",\"shape\":[" + f32 + "],\"data_offsets\":[0," + 4 * f32 + "]},"
+                + "\"h\":{\"dtype\":\"BF16\",\"shape\":[" + bf16 + "],\"data_offsets\":[" + 4 * f32 + ","
+                + (4 * f32 + 2 * bf16) + "]}}";
+        ByteBuffer data = ByteBuffer.allocate(4 * f32 + 2 * bf16).order(ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < f32; i++) {
+            data.putFloat(i * 0.001f - 7f);
+        }
+        for (int i = 0; i < bf16; i++) {
+            data.putShort((short) (0x3f80 + (i % 251) - 125)); // bfloat16 values around 1.0, both signs of exponent
+        }
+        Path file = TestFiles.write(tmp.resolve("big.safetensors"), TestFiles.safetensors(header, data.array()));
+        try (SafetensorsFile f = SafetensorsFile.open(file)) {
+            java.nio.FloatBuffer w = ByteBuffer.allocateDirect(4 * f32).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            f.readFloat("w", w);
+            for (int i = 0; i < f32; i++) {
+                assertEquals(Float.floatToIntBits(i * 0.001f - 7f), Float.floatToIntBits(w.get(i)), "w[" + i + "]");
+            }
+            java.nio.FloatBuffer h = ByteBuffer.allocateDirect(4 * bf16).order(ByteOrder.nativeOrder()).asFloatBuffer();
+            f.readFloat("h", h);
+            for (int i = 0; i < bf16; i++) {
+                // a bfloat16 is the upper half of a float32's bits
+                assertEquals((0x3f80 + (i % 251) - 125) << 16, Float.floatToIntBits(h.get(i)), "h[" + i + "]");
+            }
+            IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                    () -> f.readFloat("w", java.nio.FloatBuffer.allocate(f32 - 1)));
+            assertTrue(e.getMessage().contains("tensor 'w' has 300001 elements, the buffer holds 300000"),
+                    e.getMessage());
+        }
+    }
+
+    @Test
     void writerHeaderIsSortedPaddedAndLaidOutInGivenOrder() throws Exception {
         Path file = hadoopPath(tmp.resolve("w.safetensors"));
         List<TensorSpec> specs = List.of(TensorSpec.of("z", DType.F32, 2), TensorSpec.of("a", DType.F16, 3),

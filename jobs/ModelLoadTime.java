@@ -1,0 +1,34 @@
+import ai.djl.Device;
+import ai.djl.ndarray.types.DataType;
+import dev.spruce.bench.RandomModels;
+import dev.spruce.io.Fs;
+import dev.spruce.model.LlamaConfig;
+import dev.spruce.model.LlamaModel;
+import dev.spruce.model.ModelFiles;
+import dev.spruce.model.safetensors.DType;
+
+/**
+ * How long `ModelFiles.load` (what every executor runs once per stage) takes for a random model at LLaMA-7B width
+ * (hidden 4096, 32 heads, intermediate 11008, vocab 32000) with LAYERS decoder layers stored as DTYPE (F32 or F64),
+ * loaded as float32 on the CPU three times in one JVM. Writes the model into DIR first if DIR has no config.json.
+ * Run on spruce's classpath, under /usr/bin/time -v for the peak RSS:
+ * {@code java -Xmx4g -cp target/classes:$(cat target/classpath.txt) jobs/ModelLoadTime.java DIR [LAYERS [DTYPE]]}.
+ */
+public final class ModelLoadTime {
+    public static void main(String[] args) {
+        String dir = args[0];
+        int layers = args.length > 1 ? Integer.parseInt(args[1]) : 1;
+        if (!new java.io.File(dir, "config.json").exists()) {
+            LlamaConfig c = LlamaConfig.builder().vocabSize(32000).hiddenSize(4096).numHiddenLayers(layers)
+                    .numAttentionHeads(32).numKeyValueHeads(32).headDim(128).intermediateSize(11008)
+                    .rmsNormEps(1e-6).maxPositionEmbeddings(2048).torchDtype("float32").build();
+            RandomModels.write(Fs.path(dir), c, 1, DType.valueOf(args.length > 2 ? args[2] : "F32"));
+        }
+        for (int i = 0; i < 3; i++) {
+            long t0 = System.nanoTime();
+            try (LlamaModel m = ModelFiles.load(Fs.path(dir), DataType.FLOAT32, Device.cpu())) {
+                System.out.printf("load %d: %.2f s%n", i + 1, (System.nanoTime() - t0) / 1e9);
+            }
+        }
+    }
+}
