@@ -32,7 +32,8 @@ import org.apache.spark.sql.SparkSession;
  * The importance job on a random model: tokens per second, and wall time split between gradients
  * (forward/backward and partial sums, including the model load and the shuffle write, or with one partition the
  * shard's own member vectors; forward/backward alone is the shards' micro-batch loops, summed), the reduce (shuffle
- * read, sums, member vectors; with one partition only the driver's assembly of the pieces), planning and applying; plus the driver JVM's peak heap (in local mode the executors share it).
+ * read, sums, member vectors; with one partition only the driver's assembly of the pieces), planning and applying;
+ * plus the driver JVM's peak heap (in local mode the executors share it).
  */
 public final class ImportanceBenchmark {
     private ImportanceBenchmark() {}

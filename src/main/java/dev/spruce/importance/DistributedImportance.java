@@ -128,25 +128,30 @@ public final class DistributedImportance {
         LongAccumulator doneAccumulator = samplesDone.accumulator();
         DoubleAccumulator forwardBackward = spark.sparkContext().doubleAccumulator("importance forward/backward s");
         boolean narrow = !"float64".equals(ref.dataType());
-        if (oneShard) {
-            try {
+        try {
+            if (oneShard) {
                 return oneShard(rdd, ref, criterion, members, memberShapes, scorer, microBatch, padId, blockElements,
                         devices, doneAccumulator, forwardBackward, narrow, sampleCount, progress, started, samplesDone);
-            } finally {
-                ExecutorModels.releaseEverywhere(spark, ref);
             }
-        }
-        BlockPartitioner byBlock = BlockPartitioner.of(criterion, memberShapes, blockElements, partitions, narrow);
-        JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
-                .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements, devices,
-                        partitions, doneAccumulator, forwardBackward, narrow, "the shuffle")),
-                byBlock, OrderedSums.BLOCKS);
-        try {
+            BlockPartitioner byBlock = BlockPartitioner.of(criterion, memberShapes, blockElements, partitions, narrow);
+            JavaPairRDD<Long, double[]> reduced = OrderedSums.sum(rdd
+                    .mapPartitionsToPair(it -> shard(it, ref, criterion, members, microBatch, padId, blockElements,
+                            devices, partitions, doneAccumulator, forwardBackward, narrow, "the shuffle")),
+                    byBlock, OrderedSums.BLOCKS);
             return checkCount(collect(spark, reduced, criterion, members, memberShapes, scorer, blockElements,
                     partitions, progress, started, samplesDone, devices, forwardBackward), sampleCount);
         } finally {
             ExecutorModels.releaseEverywhere(spark, ref); // the stage's model: later stages load their own
         }
+    }
+
+    /** The counts record (samples, tokens), refused when no shard had a sample. */
+    private static double[] requireSamples(double[] counts, Progress progress) {
+        if (counts == null || counts[0] == 0) {
+            progress.finish();
+            throw new IllegalArgumentException("the calibration set is empty: no samples reached the importance job");
+        }
+        return counts;
     }
 
     private static Result checkCount(Result r, long sampleCount) {
@@ -174,12 +179,9 @@ public final class DistributedImportance {
                     blockElements, devices, 1, samplesDone, forwardBackward, narrow, "member vectors"), criterion,
                     members, memberShapes)).collect();
         }
-        if (records.isEmpty() || records.get(0)._2()[0] == 0) {
-            progress.finish();
-            throw new IllegalArgumentException("the calibration set is empty: no samples reached the importance job");
-        }
-        long n = (long) records.get(0)._2()[0];
-        long tokens = (long) records.get(0)._2()[1];
+        double[] counts = requireSamples(records.isEmpty() ? null : records.get(0)._2(), progress);
+        long n = (long) counts[0];
+        long tokens = (long) counts[1];
         double computeSeconds = (System.nanoTime() - started) / 1e9;
         progress.done(1);
         long assembleStarted = System.nanoTime();
@@ -232,12 +234,9 @@ public final class DistributedImportance {
         try (samplesDone) {
             countRecords = reduced.lookup(COUNTS);
         }
-        if (countRecords.isEmpty() || countRecords.get(0)[0] == 0) {
-            progress.finish();
-            throw new IllegalArgumentException("the calibration set is empty: no samples reached the importance job");
-        }
-        long n = (long) countRecords.get(0)[0];
-        long tokens = (long) countRecords.get(0)[1];
+        double[] counts = requireSamples(countRecords.isEmpty() ? null : countRecords.get(0), progress);
+        long n = (long) counts[0];
+        long tokens = (long) counts[1];
         double computeSeconds = (System.nanoTime() - started) / 1e9;
         progress.done(partitions);
         progress.describe("member vectors from the summed blocks of " + partitions + " shards");

@@ -181,19 +181,21 @@ public final class Djl {
         for (int i = 0; i < f.length; i++) {
             f[i] = (float) values[i];
         }
-        NDArray a = manager.create(f, shape);
-        if (type == DataType.FLOAT32) {
-            return a;
-        }
-        NDArray converted = a.toType(type, false);
-        a.close();
-        return converted;
+        return fromFloats(manager, f, shape, type);
     }
 
     /** Creates an array of the given type from floats (no BF16 on CPU). */
     public static NDArray fromFloats(NDManager manager, float[] values, Shape shape, DataType type) {
+        return fromFloats(manager, java.nio.FloatBuffer.wrap(values), shape, type);
+    }
+
+    /**
+     * Creates an array of the given type from float32 values: a {@code FloatBuffer}, or a direct {@code ByteBuffer}
+     * in native order, which DJL wraps without copying it first.
+     */
+    public static NDArray fromFloats(NDManager manager, java.nio.Buffer float32, Shape shape, DataType type) {
         checkDataType(type, manager);
-        NDArray a = manager.create(values, shape);
+        NDArray a = manager.create(float32, shape, DataType.FLOAT32);
         if (type == DataType.FLOAT32) {
             return a;
         }

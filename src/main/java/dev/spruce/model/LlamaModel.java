@@ -98,13 +98,7 @@ public final class LlamaModel implements AutoCloseable {
         }
         java.nio.ByteBuffer buffer = manager.allocateDirect((int) bytes);
         source.readFloat(name, buffer.asFloatBuffer());
-        NDArray a = manager.create(buffer, shape, DataType.FLOAT32);
-        if (dataType == DataType.FLOAT32) {
-            return a;
-        }
-        NDArray converted = a.toType(dataType, false);
-        a.close();
-        return converted;
+        return Djl.fromFloats(manager, buffer, shape, dataType);
     }
 
     /**

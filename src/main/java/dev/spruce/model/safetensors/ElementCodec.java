@@ -10,19 +10,7 @@ import java.nio.FloatBuffer;
 final class ElementCodec {
     private ElementCodec() {}
 
-    static void decode(DType type, ByteBuffer src, float[] dst, int offset, int count) {
-        if (type == DType.F32) {
-            src.asFloatBuffer().get(dst, offset, count);
-            src.position(src.position() + count * Float.BYTES);
-            return;
-        }
-        for (int i = 0; i < count; i++) {
-            // a long goes to float directly: through double it would be rounded twice
-            dst[offset + i] = type == DType.I64 ? (float) src.getLong() : (float) get(type, src);
-        }
-    }
-
-    /** As {@link #decode(DType, ByteBuffer, float[], int, int)}, into {@code dst} from index {@code offset}. */
+    /** Decodes into {@code dst} from index {@code offset} (absolute puts: its position is not used). */
     static void decode(DType type, ByteBuffer src, FloatBuffer dst, int offset, int count) {
         if (type == DType.F32) {
             dst.put(offset, src.asFloatBuffer(), 0, count);
@@ -30,6 +18,7 @@ final class ElementCodec {
             return;
         }
         for (int i = 0; i < count; i++) {
+            // a long goes to float directly: through double it would be rounded twice
             dst.put(offset + i, type == DType.I64 ? (float) src.getLong() : (float) get(type, src));
         }
     }

@@ -100,7 +100,7 @@ public final class SafetensorsFile implements AutoCloseable {
     public float[] readFloat(String name) {
         TensorInfo t = info(name);
         float[] values = new float[arrayLength(t, t.numel(), "elements")];
-        readChunks(t, (chunk, first, count) -> ElementCodec.decode(t.dtype(), chunk, values, first, count));
+        readFloat(name, FloatBuffer.wrap(values));
         return values;
     }
 
