@@ -44,7 +44,7 @@ public record EvaluationPlan(LlamaConfig config, String dtype, int batchTokens, 
                 "tasks x forward(B = " + b + ", T = " + t + ")"));
         terms.add(new Term("logits", Term.Part.TENSORS, k * b * t * a.logits(), "tasks x B x T x vocab x (c + n [+ n])"));
         terms.add(Plans.runtime(shape));
-        terms.add(Plans.loadBuffer(config));
+        terms.add(Plans.loadBuffer(config, p));
         return new Estimate(stage(), terms, k);
     }
 

@@ -115,7 +115,7 @@ public record ImportancePlan(LlamaConfig config, String dtype, String criterion,
                         + ", partial)"));
         terms.add(new Term("streamed blocks", Term.Part.HEAP, k * 2L * blockElements * (n == 8 ? 8 : 4),
                 "tasks x 2 x block-elements x " + (n == 8 ? 8 : 4) + " (float32 unless the model is float64)"));
-        terms.add(Plans.loadBuffer(config));
+        terms.add(Plans.loadBuffer(config, p));
         return new Estimate(stage(), terms, k);
     }
 

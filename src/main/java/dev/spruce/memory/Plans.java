@@ -22,20 +22,21 @@ final class Plans {
                 : new Term("libtorch runtime", Term.Part.TENSORS, CPU_RUNTIME, "0.5 GiB");
     }
 
-    /** The largest tensor while the model loads: its stored bytes and the float[] it is widened to. */
-    static Term loadBuffer(LlamaConfig config) {
+    /**
+     * The largest tensor while the model loads: float32 weights are decoded into one direct buffer (counted against
+     * {@code MaxDirectMemorySize}, the heap size by default) of at most 1 GiB, larger weights in pieces; float64 ones
+     * go through a double[] and DJL's direct copy of it.
+     */
+    static Term loadBuffer(LlamaConfig config, Precision p) {
         long largest = (long) config.vocabSize() * config.hiddenSize();
         for (int l = 0; l < config.numHiddenLayers(); l++) {
             largest = Math.max(largest, (long) config.hiddenSize() * config.layerIntermediate(l));
             largest = Math.max(largest, (long) config.hiddenSize() * config.layerHeads(l) * config.headDim());
         }
-        int stored = switch (config.torchDtype() == null ? "" : config.torchDtype()) {
-            case "float32" -> 4;
-            case "float64" -> 8;
-            default -> 2;
-        };
-        return new Term("load buffer (largest tensor)", Term.Part.HEAP, largest * (4 + stored),
-                "largest tensor x (4 + stored width " + stored + ")");
+        return p == Precision.FLOAT64
+                ? new Term("load buffer (largest tensor)", Term.Part.HEAP, largest * 16, "largest tensor x 16")
+                : new Term("load buffer (largest tensor)", Term.Part.HEAP, Math.min(largest * 4, 1L << 30),
+                        "largest tensor x 4, at most 1 GiB");
     }
 
     /**

@@ -115,7 +115,7 @@ public record RecoveryPlan(LlamaConfig config, LlamaConfig teacher, String dtype
                     : new Term("dropout mask (host)", Term.Part.HEAP, k * b * t * lora[2] * 8,
                             "tasks x B x T x widest input x 8"));
         }
-        terms.add(Plans.loadBuffer(config));
+        terms.add(Plans.loadBuffer(config, p));
         return new Estimate(stage(), terms, k);
     }
 

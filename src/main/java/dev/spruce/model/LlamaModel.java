@@ -52,9 +52,19 @@ public final class LlamaModel implements AutoCloseable {
      * {@code device}. Missing tensors and wrong shapes are errors naming the tensor.
      */
     public static LlamaModel load(LlamaConfig config, WeightSource source, DataType dataType, Device device) {
+        return load(config, source, dataType, device, MAX_PIECE_BYTES);
+    }
+
+    /** Float32 bytes read into one buffer at most: a power of two under the 2 GiB a ByteBuffer holds. */
+    static final long MAX_PIECE_BYTES = 1L << 30;
+
+    /** {@link #load}, reading weights larger than {@code pieceBytes} in pieces (tests use small pieces). */
+    static LlamaModel load(LlamaConfig config, WeightSource source, DataType dataType, Device device,
+                           long pieceBytes) {
         TorchNatives.prepare();
         NDManager manager = NDManager.newBaseManager(device);
         Map<String, NDArray> weights = new LinkedHashMap<>();
+        DecodeBuffer scratch = new DecodeBuffer(TensorNames.expectedShapes(config).values(), pieceBytes);
         try {
             Djl.checkDataType(dataType, manager);
             for (Map.Entry<String, long[]> e : TensorNames.expectedShapes(config).entrySet()) {
@@ -70,11 +80,8 @@ public final class LlamaModel implements AutoCloseable {
                 }
                 Shape shape = new Shape(e.getValue());
                 NDArray a = dataType == DataType.FLOAT64
-                        ? manager.create(source.readDouble(name), shape)
-                        : readFloats(manager, source, name, shape, dataType);
-                if (dataType == DataType.FLOAT32 || dataType == DataType.FLOAT64) {
-                    a = Djl.ownedByLibtorch(a);
-                }
+                        ? Djl.ownedByLibtorch(manager.create(source.readDouble(name), shape))
+                        : readFloats(manager, source, name, shape, dataType, scratch);
                 a.setName(name);
                 weights.put(name, a);
             }
@@ -87,18 +94,73 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
-     * One weight as float32 decoded straight into the direct buffer the tensor is made from, then converted to
-     * {@code dataType}: no tensor-sized Java array and one copy fewer than going through {@code float[]}.
+     * One weight as float32 decoded straight into a direct buffer, then copied into memory libtorch owns in
+     * {@code dataType}: no tensor-sized Java array, and no buffer left for the garbage collector (P5). A weight larger
+     * than the buffer (a ByteBuffer holds at most 2 GiB: Llama-3-70B's embedding is 4.2 GB in float32) is read in
+     * pieces of whole rows, each copied into its rows of the tensor. The result never shares memory with {@code
+     * scratch}, which the next read overwrites.
      */
     private static NDArray readFloats(NDManager manager, WeightSource source, String name, Shape shape,
-                                      DataType dataType) {
-        long bytes = shape.size() * Float.BYTES;
-        if (bytes > Integer.MAX_VALUE) { // beyond one ByteBuffer: the array path, and DJL's own limits
-            return Djl.fromFloats(manager, source.readFloat(name), shape, dataType);
+                                      DataType dataType, DecodeBuffer scratch) {
+        long rows = shape.dimension() == 1 ? 1 : shape.get(0);
+        long rowElements = rows == 0 ? 0 : shape.size() / rows;
+        if (rowElements == 0 || scratch.rowsPerPiece(rowElements) >= rows) {
+            NDArray a = scratch.read(manager, source, name, 0, shape, dataType);
+            // A float32 array wraps the buffer it was made from; any other type is already a converted copy.
+            return dataType == DataType.FLOAT32 ? Djl.ownedByLibtorch(a) : a;
         }
-        java.nio.ByteBuffer buffer = manager.allocateDirect((int) bytes);
-        source.readFloat(name, buffer.asFloatBuffer());
-        return Djl.fromFloats(manager, buffer, shape, dataType);
+        long piece = scratch.rowsPerPiece(rowElements);
+        NDArray whole = manager.zeros(shape, dataType);
+        for (long row = 0; row < rows; row += piece) {
+            long n = Math.min(piece, rows - row);
+            try (NDArray part = scratch.read(manager, source, name, row * rowElements, new Shape(n, rowElements),
+                    dataType)) {
+                whole.set(new NDIndex("{}:{}", row, row + n), part);
+            }
+        }
+        return whole;
+    }
+
+    /**
+     * The one direct buffer a load decodes every float32 weight into, sized for the largest weight up to {@code
+     * pieceBytes} (in whole rows). A fresh buffer per weight was garbage as soon as libtorch held its copy, but freed
+     * only at the next GC, so a load held up to {@code MaxDirectMemorySize} of dead buffers beside the model (peak RSS
+     * about 3x a 1.86 GB model).
+     */
+    private static final class DecodeBuffer {
+        private final long pieceBytes;
+        private final int capacity;
+        private java.nio.ByteBuffer buffer;
+
+        DecodeBuffer(java.util.Collection<long[]> shapes, long pieceBytes) {
+            this.pieceBytes = pieceBytes;
+            long largest = 0;
+            for (long[] shape : shapes) {
+                long rows = shape.length == 1 ? 1 : shape[0];
+                long rowElements = rows == 0 ? 0 : Arrays.stream(shape).reduce(1, Math::multiplyExact) / rows;
+                if (rowElements == 0) {
+                    continue;
+                }
+                largest = Math.max(largest, Math.min(rows, rowsPerPiece(rowElements)) * rowElements * Float.BYTES);
+            }
+            this.capacity = Math.toIntExact(largest);
+        }
+
+        /** Rows of this many elements per piece: as many as fit, at least one. */
+        long rowsPerPiece(long rowElements) {
+            return Math.max(1, pieceBytes / (rowElements * Float.BYTES));
+        }
+
+        /** Elements from {@code first} of the tensor, {@code shape} of them, as an array of {@code dataType}. */
+        NDArray read(NDManager manager, WeightSource source, String name, long first, Shape shape, DataType dataType) {
+            int bytes = Math.toIntExact(shape.size() * Float.BYTES);
+            if (buffer == null) {
+                buffer = manager.allocateDirect(capacity);
+            }
+            java.nio.ByteBuffer view = buffer.slice(0, bytes).order(java.nio.ByteOrder.nativeOrder());
+            source.readFloat(name, first, view.asFloatBuffer());
+            return Djl.fromFloats(manager, view, shape, dataType);
+        }
     }
 
     /**

@@ -63,8 +63,8 @@ public final class ModelFiles {
             }
 
             @Override
-            public void readFloat(String name, java.nio.FloatBuffer into) {
-                st.readFloat(name, into);
+            public void readFloat(String name, long first, java.nio.FloatBuffer into) {
+                st.readFloat(name, first, into);
             }
 
             @Override

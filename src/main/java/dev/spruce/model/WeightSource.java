@@ -12,11 +12,12 @@ public interface WeightSource {
     float[] readFloat(String name);
 
     /**
-     * The tensor's {@link #readFloat} values written into {@code into} from index 0 (its capacity is the element
-     * count). Sources that can decode in place (safetensors files) skip the Java array.
+     * Elements {@code first} to {@code first + into.capacity() - 1} of the tensor's {@link #readFloat} values,
+     * written into {@code into} from index 0. Sources that can decode in place (safetensors files) skip the Java
+     * array and read only that range.
      */
-    default void readFloat(String name, java.nio.FloatBuffer into) {
-        into.put(0, readFloat(name));
+    default void readFloat(String name, long first, java.nio.FloatBuffer into) {
+        into.put(0, readFloat(name), Math.toIntExact(first), into.capacity());
     }
 
     double[] readDouble(String name);

@@ -100,28 +100,30 @@ public final class SafetensorsFile implements AutoCloseable {
     public float[] readFloat(String name) {
         TensorInfo t = info(name);
         float[] values = new float[arrayLength(t, t.numel(), "elements")];
-        readFloat(name, FloatBuffer.wrap(values));
+        readFloat(name, 0, FloatBuffer.wrap(values));
         return values;
     }
 
     /**
-     * The tensor's values as floats, as {@link #readFloat(String)}, decoded straight into {@code into} (indices 0 to
-     * numel - 1, whatever its position): a direct buffer that becomes a native tensor needs no Java array between.
+     * Elements {@code first} to {@code first + into.capacity() - 1} of the tensor as floats, as {@link
+     * #readFloat(String)}, decoded straight into {@code into} from index 0 (whatever its position): a direct buffer
+     * that becomes a native tensor needs no Java array between, and a tensor larger than one buffer is read in pieces.
      */
-    public void readFloat(String name, FloatBuffer into) {
+    public void readFloat(String name, long first, FloatBuffer into) {
         TensorInfo t = info(name);
-        if (into.capacity() != t.numel()) {
+        if (first < 0 || into.capacity() > t.numel() - first) {
             throw new IllegalArgumentException(file + ": tensor '" + t.name() + "' has " + t.numel()
-                    + " elements, the buffer holds " + into.capacity());
+                    + " elements, asked for " + into.capacity() + " from element " + first);
         }
-        readChunks(t, (chunk, first, count) -> ElementCodec.decode(t.dtype(), chunk, into, first, count));
+        readChunks(t, first, into.capacity(),
+                (chunk, at, count) -> ElementCodec.decode(t.dtype(), chunk, into, at, count));
     }
 
     /** The tensor's values as doubles: exact for every type but I64 beyond 2^53. */
     public double[] readDouble(String name) {
         TensorInfo t = info(name);
         double[] values = new double[arrayLength(t, t.numel(), "elements")];
-        readChunks(t, (chunk, first, count) -> ElementCodec.decode(t.dtype(), chunk, values, first, count));
+        readChunks(t, 0, values.length, (chunk, at, count) -> ElementCodec.decode(t.dtype(), chunk, values, at, count));
         return values;
     }
 
@@ -179,18 +181,20 @@ public final class SafetensorsFile implements AutoCloseable {
         void decode(ByteBuffer chunk, int firstElement, int count);
     }
 
-    /** Reads in bounded chunks, so widening a tensor never needs a second full-size buffer. */
-    private void readChunks(TensorInfo t, ChunkDecoder decoder) {
+    /**
+     * Reads {@code count} elements from element {@code first} in bounded chunks, so widening a tensor never needs a
+     * second full-size buffer; the decoder's indices count from {@code first}.
+     */
+    private void readChunks(TensorInfo t, long first, int count, ChunkDecoder decoder) {
         int elementSize = t.dtype().byteSize();
         int elementsPerChunk = READ_CHUNK_BYTES / elementSize;
-        int numel = (int) t.numel();
-        byte[] bytes = new byte[(int) Math.min(READ_CHUNK_BYTES, t.byteSize())];
+        byte[] bytes = new byte[(int) Math.min(READ_CHUNK_BYTES, (long) count * elementSize)];
         ByteBuffer chunk = ByteBuffer.wrap(bytes).order(ByteOrder.LITTLE_ENDIAN);
-        for (int first = 0; first < numel; first += elementsPerChunk) {
-            int count = Math.min(elementsPerChunk, numel - first);
-            readFully(t, dataStart + t.begin() + (long) first * elementSize, bytes, count * elementSize);
+        for (int done = 0; done < count; done += elementsPerChunk) {
+            int n = Math.min(elementsPerChunk, count - done);
+            readFully(t, dataStart + t.begin() + (first + done) * elementSize, bytes, n * elementSize);
             chunk.clear();
-            decoder.decode(chunk, first, count);
+            decoder.decode(chunk, done, n);
         }
     }
 

@@ -134,9 +134,9 @@ public final class SafetensorsModel implements AutoCloseable {
         return shard(name).readDouble(name);
     }
 
-    /** See {@link SafetensorsFile#readFloat(String, java.nio.FloatBuffer)}. */
-    public void readFloat(String name, java.nio.FloatBuffer into) {
-        shard(name).readFloat(name, into);
+    /** See {@link SafetensorsFile#readFloat(String, long, java.nio.FloatBuffer)}. */
+    public void readFloat(String name, long first, java.nio.FloatBuffer into) {
+        shard(name).readFloat(name, first, into);
     }
 
     public byte[] readRaw(String name) {

@@ -69,19 +69,28 @@ class SafetensorsFormatTest {
         Path file = TestFiles.write(tmp.resolve("big.safetensors"), TestFiles.safetensors(header, data.array()));
         try (SafetensorsFile f = SafetensorsFile.open(file)) {
             java.nio.FloatBuffer w = ByteBuffer.allocateDirect(4 * f32).order(ByteOrder.nativeOrder()).asFloatBuffer();
-            f.readFloat("w", w);
+            f.readFloat("w", 0, w);
             for (int i = 0; i < f32; i++) {
                 assertEquals(Float.floatToIntBits(i * 0.001f - 7f), Float.floatToIntBits(w.get(i)), "w[" + i + "]");
             }
             java.nio.FloatBuffer h = ByteBuffer.allocateDirect(4 * bf16).order(ByteOrder.nativeOrder()).asFloatBuffer();
-            f.readFloat("h", h);
+            f.readFloat("h", 0, h);
             for (int i = 0; i < bf16; i++) {
                 // a bfloat16 is the upper half of a float32's bits
                 assertEquals((0x3f80 + (i % 251) - 125) << 16, Float.floatToIntBits(h.get(i)), "h[" + i + "]");
             }
+            // a range that starts inside a chunk and spans more than one
+            int first = 37_000;
+            java.nio.FloatBuffer part = ByteBuffer.allocateDirect(4 * (f32 - first)).order(ByteOrder.nativeOrder())
+                    .asFloatBuffer();
+            f.readFloat("w", first, part);
+            for (int i = 0; i < f32 - first; i++) {
+                assertEquals(Float.floatToIntBits((first + i) * 0.001f - 7f), Float.floatToIntBits(part.get(i)),
+                        "w[" + (first + i) + "]");
+            }
             IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
-                    () -> f.readFloat("w", java.nio.FloatBuffer.allocate(f32 - 1)));
-            assertTrue(e.getMessage().contains("tensor 'w' has 300001 elements, the buffer holds 300000"),
+                    () -> f.readFloat("w", 1, java.nio.FloatBuffer.allocate(f32)));
+            assertTrue(e.getMessage().contains("tensor 'w' has 300001 elements, asked for 300001 from element 1"),
                     e.getMessage());
         }
     }
