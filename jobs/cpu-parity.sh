@@ -52,13 +52,20 @@ setup_torch() {
 }
 setup_torch
 blas="$tree/usr/lib/x86_64-linux-gnu/openblas-openmp"
-# OpenBLAS 0.3.21 (bookworm) does not know this Xeon's model (207) and falls back to its Prescott (SSE3) kernels,
-# about 3.5x slower; name the core from the CPU flags unless the caller did.
-if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+# OpenBLAS 0.3.21 (bookworm) knows neither this Xeon's model (207) nor AMD's Zen 5 and falls back to slower
+# kernels (Prescott, SSE3: about 3.5x slower); so the core is named from the CPU flags. An OPENBLAS_CORETYPE already
+# in the environment is not used: one machine here exported OPENBLAS_CORETYPE=Haswell (AVX2), which halved the
+# baseline's GEMM on an AVX-512 CPU (1024 GEMM at 1 thread: 124 GFLOP/s, 233 with Cooperlake). PARITY_OPENBLAS_CORETYPE
+# forces one.
+inherited="${OPENBLAS_CORETYPE:-}"
+OPENBLAS_CORETYPE="${PARITY_OPENBLAS_CORETYPE:-}"
+if [ -z "$OPENBLAS_CORETYPE" ]; then
   if grep -qw avx512_bf16 /proc/cpuinfo; then OPENBLAS_CORETYPE=Cooperlake
   elif grep -qw avx512f /proc/cpuinfo; then OPENBLAS_CORETYPE=SkylakeX
   elif grep -qw avx2 /proc/cpuinfo; then OPENBLAS_CORETYPE=Haswell; fi
 fi
+[ -z "$inherited" ] || [ "$inherited" = "$OPENBLAS_CORETYPE" ] ||
+  echo "cpu-parity: OpenBLAS core $OPENBLAS_CORETYPE from the CPU flags, not the inherited OPENBLAS_CORETYPE=$inherited (PARITY_OPENBLAS_CORETYPE forces one)" >&2
 torch_env=(env "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-}" "PYTHONPATH=$site" "LD_LIBRARY_PATH=$blas:$tree/usr/lib/x86_64-linux-gnu:$tree/usr/lib:$tree/lib/x86_64-linux-gnu")
 missing="$("${torch_env[@]}" ldd "$tree/usr/lib/x86_64-linux-gnu/libtorch_python.so.1.13.0" | grep 'not found' || true)"
 [ -z "$missing" ] || { echo "cpu-parity: libraries still missing for torch: $missing" >&2; exit 1; }
