@@ -64,10 +64,11 @@ public final class LlamaModel implements AutoCloseable {
         TorchNatives.prepare();
         NDManager manager = NDManager.newBaseManager(device);
         Map<String, NDArray> weights = new LinkedHashMap<>();
-        DecodeBuffer scratch = new DecodeBuffer(TensorNames.expectedShapes(config).values(), pieceBytes);
+        Map<String, long[]> shapes = TensorNames.expectedShapes(config);
+        DecodeBuffer scratch = new DecodeBuffer(shapes.values(), pieceBytes);
         try {
             Djl.checkDataType(dataType, manager);
-            for (Map.Entry<String, long[]> e : TensorNames.expectedShapes(config).entrySet()) {
+            for (Map.Entry<String, long[]> e : shapes.entrySet()) {
                 String name = e.getKey();
                 if (!source.contains(name)) {
                     throw new InvalidModelException("weights: tensor '" + name + "' is missing (the config "
@@ -102,14 +103,15 @@ public final class LlamaModel implements AutoCloseable {
      */
     private static NDArray readFloats(NDManager manager, WeightSource source, String name, Shape shape,
                                       DataType dataType, DecodeBuffer scratch) {
-        long rows = shape.dimension() == 1 ? 1 : shape.get(0);
-        long rowElements = rows == 0 ? 0 : shape.size() / rows;
-        if (rowElements == 0 || scratch.rowsPerPiece(rowElements) >= rows) {
+        long[] dims = shape.getShape();
+        long rows = DecodeBuffer.rows(dims);
+        long rowElements = DecodeBuffer.rowElements(dims);
+        long piece = rowElements == 0 ? rows : scratch.rowsPerPiece(rowElements);
+        if (piece >= rows) {
             NDArray a = scratch.read(manager, source, name, 0, shape, dataType);
             // A float32 array wraps the buffer it was made from; any other type is already a converted copy.
             return dataType == DataType.FLOAT32 ? Djl.ownedByLibtorch(a) : a;
         }
-        long piece = scratch.rowsPerPiece(rowElements);
         NDArray whole = manager.zeros(shape, dataType);
         for (long row = 0; row < rows; row += piece) {
             long n = Math.min(piece, rows - row);
@@ -136,14 +138,24 @@ public final class LlamaModel implements AutoCloseable {
             this.pieceBytes = pieceBytes;
             long largest = 0;
             for (long[] shape : shapes) {
-                long rows = shape.length == 1 ? 1 : shape[0];
-                long rowElements = rows == 0 ? 0 : Arrays.stream(shape).reduce(1, Math::multiplyExact) / rows;
-                if (rowElements == 0) {
-                    continue;
+                long rowElements = rowElements(shape);
+                if (rowElements > 0) {
+                    largest = Math.max(largest, Math.min(rows(shape), rowsPerPiece(rowElements)) * rowElements
+                            * Float.BYTES);
                 }
-                largest = Math.max(largest, Math.min(rows, rowsPerPiece(rowElements)) * rowElements * Float.BYTES);
             }
             this.capacity = Math.toIntExact(largest);
+        }
+
+        /** Rows of a weight: its first axis; a vector is one row. */
+        static long rows(long[] shape) {
+            return shape.length == 1 ? 1 : shape[0];
+        }
+
+        /** Elements per row; 0 for a weight with no rows. */
+        static long rowElements(long[] shape) {
+            long rows = rows(shape);
+            return rows == 0 ? 0 : Arrays.stream(shape).reduce(1, Math::multiplyExact) / rows;
         }
 
         /** Rows of this many elements per piece: as many as fit, at least one. */
