@@ -32,6 +32,7 @@ public final class OpenMpPools {
     /** {@code omp_pause_soft} from omp.h: free threads and other resources, keep the runtime usable. */
     private static final int OMP_PAUSE_SOFT = 1;
     private static final List<String> RUNTIMES = List.of("libgomp", "libomp", "libiomp5");
+    /** Null until the runtime was found; empty when it has no pause call. */
     private static volatile Optional<Function> pause;
 
     private OpenMpPools() {}
@@ -89,26 +90,26 @@ public final class OpenMpPools {
         }
         synchronized (OpenMpPools.class) {
             if (pause == null) {
-                pause = resolve();
+                Optional<Path> runtime = loadedRuntime();
+                if (runtime.isEmpty()) {
+                    // libtorch loads its OpenMP runtime with itself: until then there is no pool to free, so look
+                    // again on the next call instead of caching the miss
+                    return Optional.empty();
+                }
+                pause = lookUp(runtime.get());
             }
-            return pause == null ? Optional.empty() : pause;
+            return pause;
         }
     }
 
-    private static Optional<Function> resolve() {
-        Optional<Path> runtime = loadedRuntime();
-        if (runtime.isEmpty()) {
-            // libtorch loads its OpenMP runtime with itself: until then there is no pool to free, so look again
-            // on the next call instead of caching the miss
-            return null;
-        }
+    private static Optional<Function> lookUp(Path runtime) {
         try {
-            Function f = NativeLibrary.getInstance(runtime.get().toString()).getFunction("omp_pause_resource_all");
-            LOG.debug("OpenMP pools are released at task end through {}", runtime.get());
+            Function f = NativeLibrary.getInstance(runtime.toString()).getFunction("omp_pause_resource_all");
+            LOG.debug("OpenMP pools are released at task end through {}", runtime);
             return Optional.of(f);
         } catch (UnsatisfiedLinkError e) {
             LOG.info("OpenMP runtime {} has no omp_pause_resource_all: idle pools of finished tasks stay alive",
-                    runtime.get());
+                    runtime);
             return Optional.empty();
         }
     }

@@ -22,10 +22,10 @@ import org.junit.jupiter.api.Test;
  * libgomp's worker threads inherit the native name of the thread that started the parallel region, so the
  * threads of {@code /proc/self/task} carrying a unique name are that thread plus its OpenMP pool.
  */
-class OpenMpPoolsTest {
+public class OpenMpPoolsTest {
 
     /** Threads of this process whose kernel name ({@code comm}, 15 characters at most) is {@code name}. */
-    static long threadsNamed(String name) {
+    public static long threadsNamed(String name) {
         try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
             return tasks.filter(t -> {
                 try {

@@ -5,13 +5,9 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import ai.djl.Device;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
+import dev.spruce.model.OpenMpPoolsTest;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.Stream;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.sql.SparkSession;
 import org.junit.jupiter.api.Test;
@@ -32,18 +28,7 @@ class TaskOpenMpPoolsTest {
     private static long nativeThreadsOfTaskThreads() {
         long javaTaskThreads = Thread.getAllStackTraces().keySet().stream()
                 .filter(t -> t.isAlive() && t.getName().startsWith("Executor task launch")).count();
-        try (Stream<Path> tasks = Files.list(Path.of("/proc/self/task"))) {
-            long named = tasks.filter(t -> {
-                try {
-                    return Files.readString(t.resolve("comm")).trim().equals(TASK_THREAD_COMM);
-                } catch (IOException e) {
-                    return false;
-                }
-            }).count();
-            return named - javaTaskThreads;
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
+        return OpenMpPoolsTest.threadsNamed(TASK_THREAD_COMM) - javaTaskThreads;
     }
 
     @Test
