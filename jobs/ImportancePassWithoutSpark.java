@@ -141,7 +141,7 @@ public final class ImportancePassWithoutSpark {
             for (int[][] ids : microBatches) {
                 TokenBatch batch = TokenBatch.selfSupervised(ids);
                 try (NDManager step = shard.newSubManager(); AutoCloseable grad = Djl.gradScope(true)) {
-                    NDArray logits = leaves.logits(step, batch, ForwardHooks.NONE);
+                    NDArray logits = leaves.nextTokenLogits(step, batch, ForwardHooks.NONE);
                     Djl.backward(CausalLmLoss.sumOfRowMeans(step, logits, batch));
                 }
             }

@@ -84,7 +84,7 @@ public final class GradientAccumulator implements AutoCloseable {
         try (NDManager step = manager.newSubManager()) {
             LlamaModel view = model.leafView(step, tensors);
             try (AutoCloseable grad = Djl.gradScope(true)) {
-                NDArray logits = view.logits(step, batch, ForwardHooks.NONE);
+                NDArray logits = view.nextTokenLogits(step, batch, ForwardHooks.NONE);
                 Djl.backward(CausalLmLoss.sumOfRowMeans(step, logits, batch));
             }
             // One tensor at a time, and each transient freed at once: the widened copy, g⊙g, and the leaf itself
@@ -121,7 +121,7 @@ public final class GradientAccumulator implements AutoCloseable {
         }
         try (NDManager step = manager.newSubManager()) {
             try (AutoCloseable grad = Djl.gradScope(true)) {
-                NDArray logits = leaves.logits(step, batch, ForwardHooks.NONE);
+                NDArray logits = leaves.nextTokenLogits(step, batch, ForwardHooks.NONE);
                 Djl.backward(CausalLmLoss.sumOfRowMeans(step, logits, batch));
             }
         } catch (Exception e) {

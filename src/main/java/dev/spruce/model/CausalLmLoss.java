@@ -2,7 +2,6 @@ package dev.spruce.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -14,7 +13,11 @@ import ai.djl.ndarray.types.Shape;
 public final class CausalLmLoss {
     private CausalLmLoss() {}
 
-    /** Per-row summed NLL, shape [batch], on {@code step}; computed in at least float32. */
+    /**
+     * Per-row summed NLL, shape [batch], on {@code step}; computed in at least float32. {@code logits} are either
+     * all positions, [batch, time, vocab] ({@link LlamaModel#logits}), or only those that predict a next token,
+     * [batch, time-1, vocab] ({@link LlamaModel#nextTokenLogits}).
+     */
     public static NDArray rowSums(NDManager step, NDArray logits, TokenBatch batch) {
         if (batch.labels() == null) {
             throw new IllegalArgumentException("loss needs labels; use TokenBatch.selfSupervised for plain text");
@@ -37,7 +40,7 @@ public final class CausalLmLoss {
             }
         }
         // In float32 for a half-precision model, upcast inside the op (toType would detach: P4).
-        NDArray logProbabilities = Djl.logSoftmax(logits.get(new NDIndex(":, :-1, :")), -1, lossType(logits));
+        NDArray logProbabilities = Djl.logSoftmax(predicting(logits, t), -1, lossType(logits));
         NDArray index = step.create(targets, new Shape(b, t - 1, 1));
         NDArray picked = logProbabilities.gather(index, 2).reshape(b, t - 1);
         NDArray weights = Djl.fromDoubles(step, valid, new Shape(b, t - 1), picked.getDataType());
@@ -71,6 +74,19 @@ public final class CausalLmLoss {
             inverse[i] = counts[i] == 0 ? 0 : 1.0 / counts[i];
         }
         return rows.mul(Djl.fromDoubles(step, inverse, new Shape(counts.length), rows.getDataType())).sum();
+    }
+
+    /** The logits of the positions 0..t-2, whichever of the two forms {@link #rowSums} takes was given. */
+    private static NDArray predicting(NDArray logits, int t) {
+        long positions = logits.getShape().get(1);
+        if (positions == t - 1) {
+            return logits;
+        }
+        if (positions == t) {
+            return Djl.withoutLastPosition(logits);
+        }
+        throw new IllegalArgumentException("logits " + logits.getShape() + " hold " + positions + " positions for a "
+                + "batch of " + t + " tokens (expected " + t + ", or " + (t - 1) + " for next-token logits)");
     }
 
     private static DataType lossType(NDArray logits) {

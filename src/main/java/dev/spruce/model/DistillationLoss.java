@@ -2,7 +2,6 @@ package dev.spruce.model;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 
@@ -64,7 +63,7 @@ public final class DistillationLoss {
      */
     public static NDArray logProbabilities(NDManager step, NDArray logits, double temperature) {
         DataType type = lossType(logits);
-        NDArray z = logits.get(new NDIndex(":, :-1, :"));
+        NDArray z = Djl.withoutLastPosition(logits);
         if (temperature == 1.0) {
             return Djl.logSoftmax(z, -1, type); // upcast inside the op (toType would detach: P4)
         }

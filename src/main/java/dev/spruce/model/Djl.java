@@ -67,6 +67,18 @@ public final class Djl {
     }
 
     /**
+     * {@code a[:, :-1]} of an array [batch, positions, ...] as one view (a split on axis 1). {@code get(":, :-1")}
+     * would slice every axis it names, and each slice's backward writes a zeroed full-size gradient.
+     */
+    public static NDArray withoutLastPosition(NDArray a) {
+        long positions = a.getShape().get(1);
+        if (positions < 2) {
+            throw new IllegalArgumentException("no positions left of " + a.getShape() + " without its last");
+        }
+        return a.split(new long[] {positions - 1}, 1).get(0);
+    }
+
+    /**
      * log softmax over {@code axis} computed in {@code type} (libtorch casts the input first, differentiably), so
      * a half-precision input needs no separate float32 copy of the vocabulary-sized logits.
      */

@@ -255,10 +255,36 @@ public final class LlamaModel implements AutoCloseable {
     }
 
     /**
+     * The logits of the positions that predict a next token, [batch, time-1, vocab]: {@link #logits} without its
+     * last position, with the LM head run on those positions only. What the next-token losses score. Slicing the
+     * full logits instead costs more than it seems: DJL slices every axis, and in the backward pass each slice
+     * writes a zeroed vocabulary-wide copy of the gradient. A batch of one position gives {@link #logits}.
+     */
+    public NDArray nextTokenLogits(NDManager step, TokenBatch batch, ForwardHooks hooks) {
+        if (batch.length() < 2) {
+            return logits(step, batch, hooks);
+        }
+        return head(step, Djl.withoutLastPosition(hiddenStates(step, batch, hooks, null)), hooks);
+    }
+
+    /**
      * The forward pass. With a {@link KvCache}, {@code batch} holds only the new tokens; their keys and
      * values are appended to the cache.
      */
     public NDArray forward(NDManager step, TokenBatch batch, ForwardHooks hooks, KvCache cache) {
+        return head(step, hiddenStates(step, batch, hooks, cache), hooks);
+    }
+
+    /** The final RMSNorm and the LM head over hidden states [batch, positions, hidden]. */
+    private NDArray head(NDManager step, NDArray h, ForwardHooks hooks) {
+        NDArray normMask = hooks.hiddenNormOverKept() ? hooks.hiddenMask() : null;
+        NDArray normed = rmsNorm(step, h, weight(TensorNames.FINAL_NORM), normMask);
+        String head = config.tieWordEmbeddings() ? TensorNames.EMBED : TensorNames.LM_HEAD;
+        return single(Linear.linear(normed, weight(head)));
+    }
+
+    /** The residual stream after the last decoder layer, [batch, time, hidden]. */
+    private NDArray hiddenStates(NDManager step, TokenBatch batch, ForwardHooks hooks, KvCache cache) {
         int b = batch.batchSize();
         int t = batch.length();
         int past = cache == null ? 0 : cache.length();
@@ -325,9 +351,7 @@ public final class LlamaModel implements AutoCloseable {
         if (cache != null) {
             cache.length = total;
         }
-        NDArray normed = rmsNorm(step, h, weight(TensorNames.FINAL_NORM), normMask);
-        String head = config.tieWordEmbeddings() ? TensorNames.EMBED : TensorNames.LM_HEAD;
-        return single(Linear.linear(normed, weight(head)));
+        return h;
     }
 
     private NDArray attention(NDManager step, int l, NDArray x, NDArray cos, NDArray sin, NDArray bias,

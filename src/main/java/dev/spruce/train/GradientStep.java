@@ -145,7 +145,7 @@ public final class GradientStep {
                 leaves.put(names.get(p), leaf);
             }
             Trainable.Binding binding = trainable.bind(base, step, leaves, rowSeeds, context);
-            NDArray logits = binding.model().logits(step, batch, binding.hooks());
+            NDArray logits = objective.logits(binding.model(), step, batch, binding.hooks());
             NDArray loss = objective.sum(step, logits, batch, rows);
             if (training) {
                 Djl.backward(loss);

@@ -26,6 +26,11 @@ public interface Objective extends Serializable {
      */
     NDArray sum(NDManager step, NDArray logits, TokenBatch batch, List<TokenSample> rows);
 
+    /** The student's logits that {@link #sum} scores: all positions, [batch, time, vocab], unless overridden. */
+    default NDArray logits(LlamaModel student, NDManager step, TokenBatch batch, ForwardHooks hooks) {
+        return student.logits(step, batch, hooks);
+    }
+
     /** A short name for logs and run.json. */
     String label();
 
@@ -39,6 +44,12 @@ public interface Objective extends Serializable {
         @Override
         public NDArray sum(NDManager step, NDArray logits, TokenBatch batch, List<TokenSample> rows) {
             return CausalLmLoss.sum(step, logits, batch);
+        }
+
+        /** Only the positions the loss scores: the LM head skips the last one. */
+        @Override
+        public NDArray logits(LlamaModel student, NDManager step, TokenBatch batch, ForwardHooks hooks) {
+            return student.nextTokenLogits(step, batch, hooks);
         }
 
         @Override

@@ -55,7 +55,7 @@ class GradientAccumulatorBlocksTest {
                 LlamaModel view = model.leafView(step, tensors);
                 TokenBatch b = TokenBatch.selfSupervised(ids);
                 try (AutoCloseable grad = Djl.gradScope(true)) {
-                    Djl.backward(CausalLmLoss.sumOfRowMeans(step, view.logits(step, b, ForwardHooks.NONE), b));
+                    Djl.backward(CausalLmLoss.sumOfRowMeans(step, view.nextTokenLogits(step, b, ForwardHooks.NONE), b));
                 }
                 for (String name : tensors) {
                     double[] g = Djl.toDoubles(Djl.gradient(view.weight(name), step));

@@ -26,13 +26,21 @@ class GradientTest {
 
     /** Analytic gradients of every weight of the model, after an optional GC between forward and backward. */
     static Map<String, double[]> gradients(LlamaModel model, TokenBatch batch, boolean collectGarbage) {
+        return gradients(model, batch, collectGarbage, false);
+    }
+
+    /** The same, the loss taken over {@link LlamaModel#nextTokenLogits} when {@code nextTokenOnly}. */
+    static Map<String, double[]> gradients(LlamaModel model, TokenBatch batch, boolean collectGarbage,
+                                           boolean nextTokenOnly) {
         Map<String, double[]> grads = new LinkedHashMap<>();
         for (NDArray w : model.weights().values()) {
             Djl.requireGradient(w);
             Djl.zeroGradient(w);
         }
         try (AutoCloseable grad = Djl.gradScope(true); NDManager step = NDManager.newBaseManager(Device.cpu())) {
-            NDArray loss = CausalLmLoss.mean(step, model.logits(step, batch, ForwardHooks.NONE), batch);
+            NDArray logits = nextTokenOnly ? model.nextTokenLogits(step, batch, ForwardHooks.NONE)
+                    : model.logits(step, batch, ForwardHooks.NONE);
+            NDArray loss = CausalLmLoss.mean(step, logits, batch);
             if (collectGarbage) {
                 for (int i = 0; i < 5; i++) {
                     System.gc();
@@ -86,6 +94,44 @@ class GradientTest {
             Map<String, double[]> grads = gradients(model, batch, false);
             assertEquals(TensorNames.expectedShapes(CONFIG).keySet(), grads.keySet());
             assertMatchesCentralDifferences(grads, w, batch);
+        }
+    }
+
+    /**
+     * The LM head run on the t-1 predicting positions only: the same logits as the full forward without its last
+     * position, the same loss, and gradients that still match central differences of the float64 reference.
+     */
+    @Test
+    void nextTokenLogitsGiveTheFullForwardsLossAndGradients() {
+        Map<String, double[]> w = TinyModels.randomWeights(CONFIG, 33);
+        TokenBatch batch = batch(CONFIG);
+        int b = batch.batchSize();
+        int t = batch.length();
+        try (LlamaModel model = LlamaModel.load(CONFIG, WeightSource.of(CONFIG, w), DataType.FLOAT64, Device.cpu());
+             NDManager step = NDManager.newBaseManager(Device.cpu())) {
+            NDArray full = model.logits(step, batch, ForwardHooks.NONE);
+            NDArray next = model.nextTokenLogits(step, batch, ForwardHooks.NONE);
+            int vocab = CONFIG.vocabSize();
+            assertEquals(new ai.djl.ndarray.types.Shape(b, t - 1, vocab), next.getShape());
+            double[] f = Djl.toDoubles(full);
+            double[] n = Djl.toDoubles(next);
+            for (int r = 0; r < b; r++) {
+                for (int p = 0; p < t - 1; p++) {
+                    for (int v = 0; v < vocab; v++) {
+                        double expected = f[(r * t + p) * vocab + v];
+                        assertEquals(expected, n[(r * (t - 1) + p) * vocab + v], 1e-13 * Math.max(1, Math.abs(expected)));
+                    }
+                }
+            }
+            double lossFull = Djl.toDoubles(CausalLmLoss.sum(step, full, batch))[0];
+            double lossNext = Djl.toDoubles(CausalLmLoss.sum(step, next, batch))[0];
+            assertEquals(lossFull, lossNext, 1e-12 * Math.abs(lossFull));
+            NDArray shortened = Djl.withoutLastPosition(next);
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> CausalLmLoss.sum(step, shortened, batch));
+            assertTrue(e.getMessage().contains("hold " + (t - 2) + " positions for a batch of " + t + " tokens"),
+                    e.getMessage());
+            assertMatchesCentralDifferences(gradients(model, batch, false, true), w, batch);
         }
     }
 
