@@ -6,8 +6,8 @@ import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.spruce.model.Djl;
 import java.nio.ByteBuffer;
-import java.nio.DoubleBuffer;
-import java.nio.FloatBuffer;
+import java.nio.IntBuffer;
+import java.nio.LongBuffer;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -159,31 +159,34 @@ public final class DropoutMask {
         boolean wide = type == DataType.FLOAT64;
         // Written straight into the direct buffer the array will wrap: no Java array of the mask's size, no copy.
         ByteBuffer buffer = step.allocateDirect(Math.multiplyExact(Math.multiplyExact(rows, perRow), wide ? 8 : 4));
-        DoubleBuffer wideOut = wide ? buffer.asDoubleBuffer() : null;
-        FloatBuffer narrowOut = wide ? null : buffer.asFloatBuffer();
-        // float32 values unless the model is float64: 1/(1-p) narrowed once, as fromDoubles would.
-        float narrowScale = (float) scale;
+        LongBuffer wideOut = wide ? buffer.asLongBuffer() : null;
+        IntBuffer narrowOut = wide ? null : buffer.asIntBuffer();
+        // A kept element holds the bits of 1/(1-p) (narrowed once to float32 unless the model is float64, as
+        // fromDoubles would), a dropped one +0.0: the bits ANDed with an all-ones or all-zeros lane. Integer lanes
+        // only, so C2 vectorizes the loop; a long-to-float conversion per element would not.
+        long wideBits = Double.doubleToRawLongBits(scale);
+        int narrowBits = Float.floatToRawIntBits((float) scale);
         // On the task thread alone. Drawn on helper threads, the mask competed for the cores with libtorch's own
         // intra-op workers (still spinning after each op) and a two-thread LoRA step got slower, not faster.
         long[] x = new long[CHUNK];
         long[] y = new long[CHUNK];
-        double[] wideChunk = wide ? new double[CHUNK] : null;
-        float[] narrowChunk = wide ? null : new float[CHUNK];
+        long[] wideChunk = wide ? new long[CHUNK] : null;
+        int[] narrowChunk = wide ? null : new int[CHUNK];
         for (int r = 0; r < rows; r++) {
             long[] keys = keys(rowSeeds[r], weightName);
             for (int from = 0; from < perRow; from += CHUNK) {
                 int len = Math.min(CHUNK, perRow - from);
                 hashRange(from, len, keys, x, y);
                 int at = r * perRow + from;
-                // kept (hash >= threshold) is the sign bit of belowKept - hash: both lie in [-1, P)
+                // kept (hash >= threshold) is the sign of belowKept - hash, both in [-1, P): >> 63 spreads it
                 if (wide) {
                     for (int c = 0; c < len; c++) {
-                        wideChunk[c] = scale * ((belowKept - x[c]) >>> 63);
+                        wideChunk[c] = wideBits & ((belowKept - x[c]) >> 63);
                     }
                     wideOut.put(at, wideChunk, 0, len);
                 } else {
                     for (int c = 0; c < len; c++) {
-                        narrowChunk[c] = narrowScale * ((belowKept - x[c]) >>> 63);
+                        narrowChunk[c] = narrowBits & (int) ((belowKept - x[c]) >> 63);
                     }
                     narrowOut.put(at, narrowChunk, 0, len);
                 }
