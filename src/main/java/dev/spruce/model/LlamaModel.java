@@ -275,6 +275,35 @@ public final class LlamaModel implements AutoCloseable {
         return head(step, hiddenStates(step, batch, hooks, cache), hooks);
     }
 
+    /** What {@link #logitsByRows} hands over: the logits [rows, time, vocab] of rows from .. from + rows - 1. */
+    @FunctionalInterface
+    public interface RowLogits {
+        void accept(int from, NDArray logits);
+    }
+
+    /**
+     * {@link #logits} for scoring without gradient, handed over {@code rowsPerGroup} rows at a time, each group's
+     * arrays freed before the next: the decoder runs once for the whole batch, the final norm and the LM head per
+     * group. Vocabulary-wide arrays of a whole batch are too large for the C allocator to keep (above 32 MB it maps
+     * fresh memory for each and every page then faults in); a group's stay small enough to be reused.
+     */
+    public void logitsByRows(NDManager step, TokenBatch batch, ForwardHooks hooks, int rowsPerGroup,
+                             RowLogits perGroup) {
+        if (rowsPerGroup < 1) {
+            throw new IllegalArgumentException("rowsPerGroup must be at least 1, got " + rowsPerGroup);
+        }
+        NDArray h = hiddenStates(step, batch, hooks, null);
+        int rows = batch.batchSize();
+        for (int from = 0; from < rows; from += rowsPerGroup) {
+            int to = Math.min(rows, from + rowsPerGroup);
+            try (NDManager group = step.newSubManager()) {
+                NDArray part = rows == to - from ? h : h.get(new NDIndex("{}:{}", from, to));
+                part.tempAttach(group);
+                perGroup.accept(from, head(group, part, hooks));
+            }
+        }
+    }
+
     /** The final RMSNorm and the LM head over hidden states [batch, positions, hidden]. */
     private NDArray head(NDManager step, NDArray h, ForwardHooks hooks) {
         NDArray normMask = hooks.hiddenNormOverKept() ? hooks.hiddenMask() : null;

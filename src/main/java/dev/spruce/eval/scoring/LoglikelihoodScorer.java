@@ -2,6 +2,7 @@ package dev.spruce.eval.scoring;
 
 import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDManager;
+import ai.djl.ndarray.index.NDIndex;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.spruce.eval.tasks.LoglikelihoodRequest;
@@ -32,6 +33,8 @@ public final class LoglikelihoodScorer {
     public static final int DEFAULT_BATCH_TOKENS = 2048;
     /** Padding never reaches a real token (right padding, causal mask), so any valid id serves. */
     private static final int PAD_ID = 0;
+    /** Float32 logits per row group when scoring: below glibc's largest threshold for reusing freed memory. */
+    static final long GROUP_BYTES = 8L << 20;
 
     /**
      * One sequence to score: the model reads {@code tokens[0 .. n-2]} and the token at every position
@@ -78,14 +81,21 @@ public final class LoglikelihoodScorer {
 
     private final LlamaModel model;
     private final int batchTokens;
+    private final long groupBytes;
 
     /** {@code batchTokens}: the most padded tokens per forward batch; a longer sequence gets a batch of its own. */
     public LoglikelihoodScorer(LlamaModel model, int batchTokens) {
+        this(model, batchTokens, GROUP_BYTES);
+    }
+
+    /** The same, the logits taken in row groups of at most {@code groupBytes} of float32 (at least one row). */
+    LoglikelihoodScorer(LlamaModel model, int batchTokens, long groupBytes) {
         if (batchTokens < 1) {
             throw new IllegalArgumentException("batchTokens must be positive, got " + batchTokens);
         }
         this.model = model;
         this.batchTokens = batchTokens;
+        this.groupBytes = groupBytes;
     }
 
     /** Scores every sequence; the result has the order of {@code sequences}. */
@@ -168,17 +178,27 @@ public final class LoglikelihoodScorer {
                 targets[r * length + p] = tokens[p + 1];
             }
         }
-        double[] picked;
-        long[] argmax;
+        double[] picked = new double[rows * length];
+        long[] argmax = new long[rows * length];
+        // Rows in groups of at most about GROUP_BYTES of float32 logits (at least one row), so the log-softmax's
+        // vocabulary-wide arrays are reused from group to group instead of mapped afresh for the whole batch.
+        long rowBytes = (long) length * model.config().vocabSize() * Float.BYTES;
+        int rowsPerGroup = (int) Math.max(1, Math.min(rows, groupBytes / rowBytes));
         try (Djl.GradScope noGrad = Djl.gradScope(false);
              NDManager step = model.manager().newSubManager()) {
-            NDArray logits = model.logits(step, new TokenBatch(ids, mask, null), ForwardHooks.NONE);
-            if (logits.getDataType() != DataType.FLOAT64 && logits.getDataType() != DataType.FLOAT32) {
-                logits = logits.toType(DataType.FLOAT32, false);
-            }
             NDArray index = step.create(targets, new Shape(rows, length, 1));
-            picked = Djl.toDoubles(logits.logSoftmax(-1).gather(index, 2));
-            argmax = logits.argMax(-1).toLongArray();
+            model.logitsByRows(step, new TokenBatch(ids, mask, null), ForwardHooks.NONE, rowsPerGroup, (from, z) -> {
+                NDArray logits = z;
+                if (logits.getDataType() != DataType.FLOAT64 && logits.getDataType() != DataType.FLOAT32) {
+                    logits = logits.toType(DataType.FLOAT32, false);
+                }
+                int n = Math.toIntExact(logits.getShape().get(0));
+                NDArray groupIndex = n == rows ? index : index.get(new NDIndex("{}:{}", from, from + n));
+                double[] p = Djl.toDoubles(logits.logSoftmax(-1).gather(groupIndex, 2));
+                long[] a = logits.argMax(-1).toLongArray();
+                System.arraycopy(p, 0, picked, from * length, p.length);
+                System.arraycopy(a, 0, argmax, from * length, a.length);
+            });
         }
         Score[] scores = new Score[rows];
         for (int r = 0; r < rows; r++) {

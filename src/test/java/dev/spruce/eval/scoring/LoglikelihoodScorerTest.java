@@ -79,15 +79,20 @@ class LoglikelihoodScorerTest {
     @Test
     void equalsTheFloat64ReferenceWhateverTheBatchSize() {
         List<LoglikelihoodScorer.Sequence> sequences = sequences();
-        // 1: one sequence per batch; 24: two or three padded rows; 1000: everything in one batch.
+        // 1: one sequence per batch; 24: two or three padded rows; 1000: everything in one batch. The LM head and
+        // the log-softmax run on the whole batch at once, or (group of 1 byte) one row at a time.
         for (int batchTokens : new int[] {1, 24, 1000}) {
-            List<LoglikelihoodScorer.Score> scores = new LoglikelihoodScorer(model, batchTokens).score(sequences);
-            for (int i = 0; i < sequences.size(); i++) {
-                LoglikelihoodScorer.Score want = expected(sequences.get(i));
-                LoglikelihoodScorer.Score got = scores.get(i);
-                assertEquals(want.logLikelihood(), got.logLikelihood(), 1e-9, "sequence " + i + ", batch " + batchTokens);
-                assertEquals(want.scoredTokens(), got.scoredTokens(), "sequence " + i);
-                assertEquals(want.greedy(), got.greedy(), "sequence " + i);
+            for (long groupBytes : new long[] {LoglikelihoodScorer.GROUP_BYTES, 1}) {
+                List<LoglikelihoodScorer.Score> scores = new LoglikelihoodScorer(model, batchTokens, groupBytes)
+                        .score(sequences);
+                for (int i = 0; i < sequences.size(); i++) {
+                    LoglikelihoodScorer.Score want = expected(sequences.get(i));
+                    LoglikelihoodScorer.Score got = scores.get(i);
+                    String where = "sequence " + i + ", batch " + batchTokens + ", group bytes " + groupBytes;
+                    assertEquals(want.logLikelihood(), got.logLikelihood(), 1e-9, where);
+                    assertEquals(want.scoredTokens(), got.scoredTokens(), where);
+                    assertEquals(want.greedy(), got.greedy(), where);
+                }
             }
         }
     }
